@@ -1,0 +1,227 @@
+"""The use case: ``attest(event) -> Outcome``. Hosts (function, worker, bulk command) act on the outcome.
+
+Outcomes, and what a host does with each:
+
+=================  ===========================================================  ======================
+outcome            meaning                                                      host action
+=================  ===========================================================  ======================
+Attested           Partner Center recorded the attestation (201, with userId)   complete
+AlreadyAttested    an identical attestation existed (600061)                    complete
+RetryLater         Partner Center was busy or unreachable; retry after a delay  schedule a copy / wait
+DeadLetter         cannot succeed as it is; ``reason`` is from the vocabulary   dead-letter
+Validated          dry run: everything but the POST succeeded                   report
+=================  ===========================================================  ======================
+
+Dead-letter reasons (``DeadLetterReason``) are stable codes operators filter and replay on; the
+description says what to fix. See docs/dead-letter-reasons.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from shared.contract import InvalidEventError, SignedAgreementEvent, parse_event
+from shared.metadata import MetadataSource, NoTemplateError
+from shared.partner_center import errors as pc
+from shared.partner_center.agreement_request import (
+    AgreementRequest,
+    derive_correlation_id,
+    derive_request_id,
+)
+from shared.partner_center.client import CreatedAgreement
+
+log = logging.getLogger(__name__)
+
+
+class DeadLetterReason(StrEnum):
+    """Why a message was dead-lettered. Stable: alerts, filters and replays key on these values."""
+
+    INVALID_EVENT = "InvalidEvent"  # fails contract v1; the description lists every field
+    FUTURE_DATE = "FutureDateAgreed"  # Partner Center 600002: dateAgreed after its clock
+    UNKNOWN_CUSTOMER = "UnknownCustomer"  # 404 / 60003 / 900118: wrong customerTenantId?
+    NO_RELATIONSHIP = "NoRelationship"  # 403: not this partner's customer, or missing role
+    RETIRED_TEMPLATE = "RetiredTemplate"  # the template is no longer accepted
+    REJECTED = "RejectedByPartnerCenter"  # any other 4xx: see the code and description
+    CONSENT_REQUIRED = "ConsentRequired"  # refresh token refused: redo the consent, then replay
+    AUTHENTICATION_FAILED = "AuthenticationFailed"  # 401 even with a fresh token (MFA? wrong app?)
+    RETRIES_EXHAUSTED = "RetriesExhausted"  # transient failures outlasted the retry budget
+
+
+@dataclass(frozen=True, slots=True)
+class Attested:
+    event_id: str
+    request_id: str
+    correlation_id: str
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyAttested:
+    event_id: str
+    request_id: str
+    correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RetryLater:
+    event_id: str
+    request_id: str
+    correlation_id: str
+    retry_after: float | None  # Partner Center's Retry-After, when it gave one
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    event_id: str
+    request_id: str
+    correlation_id: str
+    reason: DeadLetterReason
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Validated:
+    """Dry run: the event is valid and its template resolved; nothing was posted."""
+
+    event_id: str
+    request_id: str
+    correlation_id: str
+    template_id: str
+
+
+Outcome = Attested | AlreadyAttested | RetryLater | DeadLetter | Validated
+
+
+class AttestationApi(Protocol):
+    """The one Partner Center call the use case makes (the client implements it)."""
+
+    async def create_customer_agreement(
+        self, request: AgreementRequest, *, request_id: str, correlation_id: str
+    ) -> CreatedAgreement: ...
+
+
+_REASON_BY_ERROR: tuple[tuple[type[pc.PartnerCenterError], DeadLetterReason], ...] = (
+    (pc.ConsentRequired, DeadLetterReason.CONSENT_REQUIRED),
+    (pc.AuthError, DeadLetterReason.AUTHENTICATION_FAILED),
+    (pc.FutureDate, DeadLetterReason.FUTURE_DATE),
+    (pc.UnknownCustomer, DeadLetterReason.UNKNOWN_CUSTOMER),
+    (pc.NoRelationship, DeadLetterReason.NO_RELATIONSHIP),
+    (pc.RetiredTemplate, DeadLetterReason.RETIRED_TEMPLATE),
+    (pc.PermanentError, DeadLetterReason.REJECTED),
+)
+
+
+def outcome_for_error(error: pc.PartnerCenterError, event_id: str, request_id: str, correlation_id: str) -> Outcome:
+    """Map a Partner Center failure to what the host should do."""
+    if isinstance(error, pc.AlreadyAttested):
+        return AlreadyAttested(event_id, request_id, correlation_id)
+    if isinstance(error, pc.TransientError):
+        return RetryLater(event_id, request_id, correlation_id, error.retry_after, error.summary())
+    for error_type, reason in _REASON_BY_ERROR:
+        if isinstance(error, error_type):
+            return DeadLetter(event_id, request_id, correlation_id, reason, error.summary())
+    return DeadLetter(event_id, request_id, correlation_id, DeadLetterReason.REJECTED, error.summary())
+
+
+def invalid_event_outcome(error: InvalidEventError, event_id: str = "") -> DeadLetter:
+    return DeadLetter(event_id, "", "", DeadLetterReason.INVALID_EVENT, f"invalid event: {error}")
+
+
+def build_request(event: SignedAgreementEvent, template_id: str) -> AgreementRequest:
+    contact = event.primary_contact
+    return AgreementRequest(
+        customer_tenant_id=event.customer_tenant_id,
+        first_name=contact.first_name,
+        last_name=contact.last_name,
+        email=str(contact.email),
+        phone_number=contact.phone_number,
+        template_id=template_id,
+        date_agreed=event.date_agreed,
+        agreement_type=event.agreement_type,
+    )
+
+
+class Attestor:
+    """Resolves the template, posts the attestation and turns the answer into an ``Outcome``."""
+
+    def __init__(self, api: AttestationApi, metadata: MetadataSource, *, dry_run: bool = False) -> None:
+        self._api = api
+        self._metadata = metadata
+        self._dry_run = dry_run
+
+    async def attest_body(self, body: bytes | str) -> Outcome:
+        """Parse a message body, then ``attest`` it. Bad input becomes an ``InvalidEvent`` dead letter."""
+        try:
+            event = parse_event(body)
+        except InvalidEventError as exc:
+            outcome: Outcome = invalid_event_outcome(exc)
+            _log_outcome(outcome, time.perf_counter())
+            return outcome
+        return await self.attest(event)
+
+    async def attest(self, event: SignedAgreementEvent) -> Outcome:
+        started = time.perf_counter()
+        outcome = await self._attest(event)
+        _log_outcome(outcome, started)
+        return outcome
+
+    async def _attest(self, event: SignedAgreementEvent) -> Outcome:
+        correlation_id = event.correlation_id or derive_correlation_id(event.event_id)
+        try:
+            metadata = await self._metadata.get(event.agreement_type)
+            template_id = event.template_id or metadata.current.template_id
+        except pc.PartnerCenterError as error:
+            return outcome_for_error(error, event.event_id, "", correlation_id)
+        except NoTemplateError as error:
+            return RetryLater(event.event_id, "", correlation_id, None, str(error))
+        if event.template_id and not metadata.knows(event.template_id):
+            return DeadLetter(
+                event.event_id,
+                "",
+                correlation_id,
+                DeadLetterReason.INVALID_EVENT,
+                f"invalid event: templateId: is not a current template of {event.agreement_type}",
+            )
+
+        request = build_request(event, template_id)
+        request_id = derive_request_id(event.event_id, request)
+        if self._dry_run:
+            return Validated(event.event_id, request_id, correlation_id, template_id)
+        try:
+            created = await self._api.create_customer_agreement(
+                request, request_id=request_id, correlation_id=correlation_id
+            )
+        except pc.PartnerCenterError as error:
+            return outcome_for_error(error, event.event_id, request_id, correlation_id)
+        return Attested(event.event_id, request_id, correlation_id, created.user_id)
+
+
+def outcome_name(outcome: Outcome) -> str:
+    """snake_case name used in logs, reports and metrics."""
+    return {
+        Attested: "attested",
+        AlreadyAttested: "already_attested",
+        RetryLater: "retry_later",
+        DeadLetter: "dead_letter",
+        Validated: "validated",
+    }[type(outcome)]
+
+
+def _log_outcome(outcome: Outcome, started: float) -> None:
+    extra: dict[str, object] = {
+        "event": "attestation.outcome",
+        "outcome": outcome_name(outcome),
+        "event_id": outcome.event_id,
+        "ms_request_id": outcome.request_id,
+        "ms_correlation_id": outcome.correlation_id,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
+    if isinstance(outcome, DeadLetter):
+        extra["reason"] = outcome.reason.value
+    level = logging.WARNING if isinstance(outcome, DeadLetter | RetryLater) else logging.INFO
+    log.log(level, "attestation %s", extra["outcome"], extra=extra)

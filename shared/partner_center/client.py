@@ -1,0 +1,265 @@
+"""The Partner Center client: four calls over one shared ``httpx.AsyncClient``.
+
+The client never builds its HTTP client: it receives one (pooled, with explicit timeouts — see
+``new_http_client``), so a process keeps a single connection pool, and tests can hand it a client
+bound to the local simulator or an ``httpx.MockTransport``.
+
+Every call sends ``MS-RequestId`` (the caller's, for the attestation POST; one per logical call
+otherwise) and keeps it across retries, ``MS-CorrelationId``, ``MS-PartnerCenter-Application`` and JSON
+headers; logs status, Partner Center code, ``MS-CV`` and the request ids — never the token or the body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from shared.metadata import KNOWN_AGREEMENT_TYPES, AgreementMetadata, AgreementTemplate
+from shared.partner_center.agreement_request import AgreementRequest
+from shared.partner_center.auth import TokenProvider
+from shared.partner_center.errors import (
+    AuthError,
+    InvalidRequest,
+    PartnerCenterError,
+    RequestIds,
+    TransientError,
+    classify_response,
+    translate_transport_error,
+)
+from shared.partner_center.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=10.0)
+
+
+def new_http_client(*, max_connections: int = 100, timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
+    """The process's one pooled HTTP client. Keep-alive connections are reused across calls."""
+    return httpx.AsyncClient(
+        timeout=timeout,
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        follow_redirects=False,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedAgreement:
+    """Partner Center's answer to a successful attestation."""
+
+    user_id: str
+    ids: RequestIds
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerAgreement:
+    """One of a customer's recorded attestations (no contact details: they are not needed here)."""
+
+    template_id: str
+    agreement_type: str
+    date_agreed: datetime
+
+
+class PartnerCenterClient:
+    """Typed calls to Partner Center with bounded retries and one re-authentication on 401."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        tokens: TokenProvider,
+        application_name: str = "mca-attest",
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._http = http
+        self._base_url = base_url.rstrip("/")
+        self._tokens = tokens
+        self._application_name = application_name
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+
+    async def create_customer_agreement(
+        self, request: AgreementRequest, *, request_id: str, correlation_id: str
+    ) -> CreatedAgreement:
+        """POST the attestation. Raises ``AlreadyAttested`` (600061) or another ``PartnerCenterError``."""
+        response, ids = await self._call(
+            "POST",
+            f"/v1/customers/{request.customer_tenant_id}/agreements",
+            content=request.canonical_bytes(),
+            request_id=request_id,
+            correlation_id=correlation_id,
+        )
+        try:
+            doc = _json_object(response, ids)
+        except InvalidRequest:  # the attestation exists; an odd body must not turn it into a failure
+            doc = {}
+        return CreatedAgreement(user_id=str(doc.get("userId") or ""), ids=ids)
+
+    async def get_agreement_metadata(self, agreement_type: str) -> AgreementMetadata:
+        """Templates of ``agreement_type``. Always sends agreementType: without it the service answers
+        Cloud Agreement templates only. Items of other or unknown types are ignored."""
+        response, ids = await self._call("GET", "/v1/agreements", params={"agreementType": agreement_type})
+        items = _json_object(response, ids).get("items") or []
+        templates = tuple(
+            AgreementTemplate.from_json(item)
+            for item in items
+            if isinstance(item, Mapping)
+            and item.get("agreementType") == agreement_type
+            and item.get("agreementType") in KNOWN_AGREEMENT_TYPES
+            and item.get("templateId")
+        )
+        return AgreementMetadata(agreement_type=agreement_type, templates=templates, fetched_at=datetime.now(UTC))
+
+    async def list_customer_agreements(
+        self, customer_tenant_id: str, agreement_type: str = "MicrosoftCustomerAgreement"
+    ) -> list[CustomerAgreement]:
+        """A customer's attestations of one type. New ones may take hours to appear (documented lag)."""
+        response, ids = await self._call(
+            "GET", f"/v1/customers/{customer_tenant_id}/agreements", params={"agreementType": agreement_type}
+        )
+        result = []
+        for item in _json_object(response, ids).get("items") or []:
+            if not isinstance(item, Mapping):
+                continue
+            raw_date = str(item.get("dateAgreed") or "")
+            # The service may omit the trailing Z: a date without an offset is UTC.
+            date = datetime.fromisoformat(raw_date.replace("Z", "+00:00")) if raw_date else datetime.min
+            result.append(
+                CustomerAgreement(
+                    template_id=str(item.get("templateId") or ""),
+                    agreement_type=str(item.get("type") or agreement_type),
+                    date_agreed=date if date.tzinfo else date.replace(tzinfo=UTC),
+                )
+            )
+        return result
+
+    async def get_direct_signed_status(self, customer_tenant_id: str) -> bool:
+        """Whether the customer accepted the MCA itself in the Microsoft 365 admin center."""
+        response, ids = await self._call(
+            "GET", f"/v1/customers/{customer_tenant_id}/directSignedMicrosoftCustomerAgreementStatus"
+        )
+        return bool(_json_object(response, ids).get("isSigned"))
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        request_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> tuple[httpx.Response, RequestIds]:
+        """Send with retries; every attempt of one call carries the same MS-RequestId."""
+        request_id = request_id or str(uuid.uuid4())
+        correlation_id = correlation_id or str(uuid.uuid4())
+        attempt, waited, reauthenticated = 0, 0.0, False
+        while True:
+            attempt += 1
+            token = await self._tokens.get_token()
+            ids = RequestIds(request_id=request_id, correlation_id=correlation_id)
+            started = time.perf_counter()
+            error: PartnerCenterError
+            try:
+                response = await self._http.request(
+                    method,
+                    self._base_url + path,
+                    params=params,
+                    content=content,
+                    headers=self._headers(token, request_id, correlation_id, has_body=content is not None),
+                )
+            except httpx.TransportError as exc:
+                error = translate_transport_error(exc, ids)
+                error.__cause__ = exc
+                self._log(method, path, attempt, started, ids, status=None, error=error)
+            else:
+                ids = RequestIds(request_id, correlation_id, response.headers.get("MS-CV", ""))
+                if response.is_success:
+                    self._log(method, path, attempt, started, ids, status=response.status_code)
+                    return response, ids
+                error = classify_response(response, ids)
+                self._log(method, path, attempt, started, ids, status=response.status_code, error=error)
+                if type(error) is AuthError and not reauthenticated:
+                    # The token may have expired or been revoked since it was cached: one fresh try.
+                    reauthenticated = True
+                    self._tokens.invalidate(token)
+                    attempt -= 1
+                    continue
+            delay = self._retry.next_delay(attempt, error, waited, self._rng)
+            if delay is None:
+                raise error
+            waited += delay
+            await self._sleep(delay)
+
+    def _headers(self, token: str, request_id: str, correlation_id: str, *, has_body: bool) -> dict[str, str]:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            "MS-RequestId": request_id,
+            "MS-CorrelationId": correlation_id,
+            "MS-PartnerCenter-Application": self._application_name,
+        }
+        if has_body:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    @staticmethod
+    def _log(
+        method: str,
+        path: str,
+        attempt: int,
+        started: float,
+        ids: RequestIds,
+        *,
+        status: int | None,
+        error: PartnerCenterError | None = None,
+    ) -> None:
+        level = logging.INFO if error is None else logging.WARNING
+        if level < log.getEffectiveLevel():  # skip building the record on the hot path
+            return
+        log.log(
+            level,
+            "partner center %s %s -> %s",
+            method,
+            path,
+            status if status is not None else "no response",
+            extra={
+                "event": "partner_center.response",
+                "status": status,
+                "pc_code": error.code if error else "",
+                "error_kind": type(error).__name__ if error else "",
+                "retryable": isinstance(error, TransientError),
+                "attempt": attempt,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                "ms_request_id": ids.request_id,
+                "ms_correlation_id": ids.correlation_id,
+                "ms_cv": ids.ms_cv,
+            },
+        )
+
+
+def _json_object(response: httpx.Response, ids: RequestIds) -> dict[str, Any]:
+    """A success body must be a JSON object; anything else is reported, not crashed on."""
+    if not response.content:
+        return {}
+    try:
+        doc = response.json()
+    except ValueError:
+        raise InvalidRequest(
+            "Partner Center answered success with a body that is not JSON", status=response.status_code, ids=ids
+        ) from None
+    if not isinstance(doc, dict):
+        raise InvalidRequest("Partner Center answered success with an unexpected body", status=response.status_code)
+    return doc

@@ -1,0 +1,208 @@
+"""Everything Partner Center can answer besides success, as one small tree.
+
+::
+
+    PartnerCenterError                 status, code, description, request ids — on every error
+    ├── AlreadyAttested                600061: an identical attestation exists (an idempotent success)
+    ├── TransientError                 worth retrying, later or now
+    │   ├── Throttled                  429; carries retry_after (seconds) from Retry-After
+    │   ├── ServerError                5xx, 408, or a body that says isRetryable: true
+    │   └── ConnectionFailed           timeouts, refused or dropped connections (no status)
+    ├── AuthError                      401 that a fresh token did not cure, or a token endpoint refusal
+    │   └── ConsentRequired            invalid_grant / AADSTS700082: an admin must redo the consent
+    └── PermanentError                 retrying the same request cannot succeed
+        ├── FutureDate                 600002 "Date of agreement cannot be greater than the current date"
+        ├── RetiredTemplate            400 "… Template ID '…' is no longer supported."
+        ├── UnknownCustomer            404 (1000, 60003) or 400 900118
+        ├── NoRelationship             403: not this partner's customer (e.g. 20002)
+        └── InvalidRequest             any other 4xx
+
+Foreign exceptions (httpx's) are translated into this tree in one place, ``classify_response`` and
+``translate_transport_error``, with ``raise … from exc``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+
+@dataclass(frozen=True, slots=True)
+class RequestIds:
+    """The identifiers that let Microsoft support find one call."""
+
+    request_id: str = ""
+    correlation_id: str = ""
+    ms_cv: str = ""
+
+
+class PartnerCenterError(Exception):
+    """Base of every Partner Center failure; see the module docstring for the tree."""
+
+    def __init__(
+        self,
+        description: str,
+        *,
+        status: int | None = None,
+        code: str = "",
+        error_name: str = "",
+        ids: RequestIds | None = None,
+    ) -> None:
+        super().__init__(description)
+        self.description = description
+        self.status = status
+        self.code = code
+        self.error_name = error_name
+        self.ids = ids or RequestIds()
+
+    def summary(self) -> str:
+        """One line an operator can act on: status, Partner Center code, description, request id."""
+        parts = [f"HTTP {self.status}" if self.status is not None else "no response"]
+        if self.code:
+            parts.append(f"code {self.code}")
+        if self.error_name:
+            parts.append(self.error_name)
+        text = " ".join(parts) + f": {self.description}"
+        if self.ids.request_id:
+            text += f" (MS-RequestId {self.ids.request_id}"
+            text += f", MS-CV {self.ids.ms_cv})" if self.ids.ms_cv else ")"
+        return text
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+class AlreadyAttested(PartnerCenterError):
+    """600061: this customer already has an identical attestation. The goal is reached."""
+
+
+class TransientError(PartnerCenterError):
+    """A failure that the same request may get past later."""
+
+    retry_after: float | None = None
+
+
+class Throttled(TransientError):
+    """429: Partner Center asks the caller to wait ``retry_after`` seconds."""
+
+    def __init__(self, description: str, *, retry_after: float | None, **kwargs: Any) -> None:
+        super().__init__(description, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(TransientError):
+    """5xx, 408 or an error body marked ``isRetryable``."""
+
+
+class ConnectionFailed(TransientError):
+    """No usable response: timeout, refused, reset or dropped connection."""
+
+
+class AuthError(PartnerCenterError):
+    """Authentication failed and a fresh token did not help."""
+
+
+class ConsentRequired(AuthError):
+    """The refresh token is no longer accepted (invalid_grant, AADSTS700082): redo the consent."""
+
+
+class PermanentError(PartnerCenterError):
+    """The same request will fail the same way; a person must change something."""
+
+
+class FutureDate(PermanentError):
+    """600002: dateAgreed is later than Partner Center's clock."""
+
+
+class RetiredTemplate(PermanentError):
+    """The templateId is one Partner Center no longer accepts."""
+
+
+class UnknownCustomer(PermanentError):
+    """Partner Center does not know the customer tenant."""
+
+
+class NoRelationship(PermanentError):
+    """403: the customer is not this partner's, or the caller lacks the role."""
+
+
+class InvalidRequest(PermanentError):
+    """Any other client error."""
+
+
+_UNKNOWN_CUSTOMER_CODES = frozenset({"60003", "900118", "1000"})
+_MAX_DESCRIPTION = 500  # a proxy's HTML page must not flood a dead-letter description
+
+
+def parse_error_body(body: bytes) -> tuple[str, str, str, bool | None]:
+    """Read any of the three error shapes (or an empty / non-JSON body) into (code, description, name, retryable).
+
+    1. classic fault       {"code": 1002, "description": "...", "data": [], "source": "PartnerFD"}
+    2. agreement service   {"code": 600061, "message", "description", "errorName", "isRetryable", ...}
+    3. throttling gateway  {"statusCode": 429, "message": "Rate limit is exceeded. ..."}
+    """
+    text = body.decode("utf-8", errors="replace").strip()
+    if not text:
+        return "", "", "", None
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return "", _shorten(" ".join(text.split())), "", None
+    if not isinstance(doc, dict):
+        return "", _shorten(text), "", None
+    raw_code = doc.get("code", doc.get("statusCode", ""))
+    code = "" if raw_code is None else str(raw_code)
+    description = str(doc.get("description") or doc.get("message") or "")
+    name = str(doc.get("errorName") or "")
+    retryable = doc.get("isRetryable")
+    return code, _shorten(description), name, retryable if isinstance(retryable, bool) else None
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _MAX_DESCRIPTION else text[: _MAX_DESCRIPTION - 1] + "…"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds; Partner Center sends whole seconds. An HTTP date is not expected: ignored."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return max(0.0, seconds)
+
+
+def classify_response(response: httpx.Response, ids: RequestIds) -> PartnerCenterError:
+    """Translate an unsuccessful response into the error tree."""
+    status = response.status_code
+    code, description, name, retryable = parse_error_body(response.content)
+    description = description or response.reason_phrase or f"HTTP {status}"
+    kwargs: dict[str, Any] = {"status": status, "code": code, "error_name": name, "ids": ids}
+
+    if code == "600061":
+        return AlreadyAttested(description, **kwargs)
+    if status == 429:
+        return Throttled(description, retry_after=parse_retry_after(response.headers.get("Retry-After")), **kwargs)
+    if status >= 500 or status == 408 or retryable is True:
+        return ServerError(description, **kwargs)
+    if status == 401:
+        return AuthError(description, **kwargs)
+    if status == 403:
+        return NoRelationship(description, **kwargs)
+    if status == 404 or code in _UNKNOWN_CUSTOMER_CODES:
+        return UnknownCustomer(description, **kwargs)
+    # 600002 is reused elsewhere for an unrelated error: classify by the description as well.
+    if code == "600002" and "date" in description.lower():
+        return FutureDate(description, **kwargs)
+    if "no longer supported" in description.lower():
+        return RetiredTemplate(description, **kwargs)
+    return InvalidRequest(description, **kwargs)
+
+
+def translate_transport_error(exc: httpx.TransportError, ids: RequestIds) -> ConnectionFailed:
+    """Timeouts, refused and dropped connections: no status, always transient."""
+    return ConnectionFailed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, ids=ids)

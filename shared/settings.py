@@ -1,0 +1,194 @@
+"""Every app setting the code reads, in one list, and the frozen ``Settings`` built from them.
+
+The same names appear in three places that must agree: this module, ``local.settings.json.example``
+and the Bicep app settings under ``infra/``. Tests compare the three sets.
+
+Settings are read once, in ``Settings.from_environment()``, on first use — never at import time, so a
+missing setting cannot stop every function in the app from loading. A missing required setting fails
+with its name in the message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class AuthMode(StrEnum):
+    """How the app obtains Partner Center access tokens."""
+
+    APP_USER = "app_user"  # Secure Application Model: a consented refresh token, exchanged per hour
+    APP_ONLY = "app_only"  # client credentials: the newer attestation endpoints accept only these
+
+
+@dataclass(frozen=True, slots=True)
+class SettingSpec:
+    """One app setting: its name, its default (None = no default) and what it is for."""
+
+    name: str
+    description: str
+    default: str | None = None
+    secret: bool = False
+    host_only: bool = False  # read by the Functions host or a binding expression, not by Python code
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    # Functions host and bindings.
+    SettingSpec("FUNCTIONS_WORKER_RUNTIME", "Functions language worker", "python", host_only=True),
+    SettingSpec(
+        "AzureWebJobsStorage__accountName",
+        "Storage account the Functions host uses for its own state (identity-based)",
+        host_only=True,
+    ),
+    SettingSpec(
+        "ServiceBusConnection__fullyQualifiedNamespace",
+        "Service Bus namespace host name, e.g. contoso.servicebus.windows.net (identity-based connection)",
+    ),
+    SettingSpec("SERVICEBUS_QUEUE_NAME", "Queue the CRM publishes 'customer signed MCA' events to", "mca-events"),
+    SettingSpec(
+        "METADATA_REFRESH_SCHEDULE",
+        "NCRONTAB schedule of the agreement-metadata refresh timer",
+        "0 0 */6 * * *",
+    ),
+    # Partner Center.
+    SettingSpec("PARTNER_CENTER_BASE_URL", "Partner Center REST API root", "https://api.partnercenter.microsoft.com"),
+    SettingSpec("PARTNER_CENTER_APPLICATION_NAME", "Sent as MS-PartnerCenter-Application", "mca-attest"),
+    SettingSpec("PARTNER_CENTER_AUTH_MODE", "app_user (refresh token) or app_only (client credentials)", "app_user"),
+    SettingSpec("PARTNER_TENANT_ID", "The partner's Entra tenant id"),
+    SettingSpec("PARTNER_CENTER_CLIENT_ID", "Application (client) id of the partner's Entra web app"),
+    SettingSpec(
+        "PARTNER_CENTER_TOKEN_URL",
+        "Entra token endpoint; empty = https://login.microsoftonline.com/{PARTNER_TENANT_ID}/oauth2/v2.0/token",
+        "",
+    ),
+    SettingSpec("PARTNER_CENTER_SCOPE", "Token scope", "https://api.partnercenter.microsoft.com/.default"),
+    SettingSpec("KEY_VAULT_URL", "Key Vault holding the refresh token and client secret; empty = use env", ""),
+    SettingSpec(
+        "KEY_VAULT_REFRESH_TOKEN_SECRET_NAME", "Key Vault secret with the refresh token", "partner-center-refresh-token"
+    ),
+    SettingSpec(
+        "KEY_VAULT_CLIENT_SECRET_NAME", "Key Vault secret with the app's client secret", "partner-center-client-secret"
+    ),
+    SettingSpec(
+        "PARTNER_CENTER_CLIENT_SECRET", "Client secret for local runs only (production: Key Vault)", "", secret=True
+    ),
+    SettingSpec(
+        "PARTNER_CENTER_REFRESH_TOKEN", "Refresh token for local runs only (production: Key Vault)", "", secret=True
+    ),
+    # Attestation policy.
+    SettingSpec(
+        "AGREEMENT_TYPES",
+        "Comma-separated agreement types whose metadata the timer refreshes",
+        "MicrosoftCustomerAgreement",
+    ),
+    SettingSpec("ATTEST_IN_CALL_ATTEMPTS", "HTTP attempts per transient failure inside one delivery", "3"),
+    SettingSpec("ATTEST_RETRY_BUDGET", "Scheduled redeliveries before dead-lettering as RetriesExhausted", "8"),
+    SettingSpec("ATTEST_RETRY_BASE_SECONDS", "First scheduled-retry delay; doubles per attempt, with jitter", "30"),
+    SettingSpec("ATTEST_RETRY_MAX_SECONDS", "Upper bound of one scheduled-retry delay", "3600"),
+    # Metadata cache.
+    SettingSpec(
+        "METADATA_CACHE_ACCOUNT_URL",
+        "Blob endpoint of the metadata cache, e.g. https://acct.blob.core.windows.net; empty = file cache",
+        "",
+    ),
+    SettingSpec("METADATA_CACHE_CONTAINER", "Blob container of the metadata cache", "agreement-metadata"),
+    SettingSpec("METADATA_CACHE_DIR", "Folder of the file-backed metadata cache (local runs)", ".cache/metadata"),
+    SettingSpec("METADATA_CACHE_TTL_SECONDS", "Age after which cached metadata is refetched", "21600"),
+    # Telemetry.
+    SettingSpec("APPLICATIONINSIGHTS_CONNECTION_STRING", "Application Insights; empty = no export", "", secret=True),
+)
+
+SETTING_NAMES: frozenset[str] = frozenset(spec.name for spec in SETTINGS)
+
+
+class MissingSettingError(RuntimeError):
+    """A required setting is absent; the message names it."""
+
+
+def _get(env: Mapping[str, str], name: str) -> str:
+    if name not in SETTING_NAMES:  # a typo here would silently read nothing
+        raise KeyError(f"{name} is not declared in shared.settings.SETTINGS")
+    spec = next(s for s in SETTINGS if s.name == name)
+    value = env.get(name, spec.default)
+    if value is None:
+        raise MissingSettingError(f"required app setting {name} is not set ({spec.description})")
+    return value
+
+
+def _get_int(env: Mapping[str, str], name: str) -> int:
+    raw = _get(env, name)
+    try:
+        return int(raw)
+    except ValueError:
+        raise MissingSettingError(f"app setting {name} must be a whole number, got {raw!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The configuration of one process, read from the environment in one place."""
+
+    partner_center_base_url: str
+    application_name: str
+    auth_mode: AuthMode
+    partner_tenant_id: str
+    client_id: str
+    token_url: str
+    scope: str
+    key_vault_url: str
+    refresh_token_secret_name: str
+    client_secret_secret_name: str
+    client_secret: str
+    refresh_token: str
+    agreement_types: tuple[str, ...]
+    in_call_attempts: int
+    retry_budget: int
+    retry_base_seconds: float
+    retry_max_seconds: float
+    queue_name: str
+    metadata_cache_account_url: str
+    metadata_cache_container: str
+    metadata_cache_dir: str
+    metadata_cache_ttl_seconds: float
+    appinsights_connection_string: str
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        tenant = _get(env, "PARTNER_TENANT_ID")
+        mode_raw = _get(env, "PARTNER_CENTER_AUTH_MODE")
+        try:
+            mode = AuthMode(mode_raw)
+        except ValueError:
+            raise MissingSettingError(
+                f"app setting PARTNER_CENTER_AUTH_MODE must be one of {[m.value for m in AuthMode]}, got {mode_raw!r}"
+            ) from None
+        token_url = _get(env, "PARTNER_CENTER_TOKEN_URL") or (
+            f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
+        )
+        return cls(
+            partner_center_base_url=_get(env, "PARTNER_CENTER_BASE_URL").rstrip("/"),
+            application_name=_get(env, "PARTNER_CENTER_APPLICATION_NAME"),
+            auth_mode=mode,
+            partner_tenant_id=tenant,
+            client_id=_get(env, "PARTNER_CENTER_CLIENT_ID"),
+            token_url=token_url,
+            scope=_get(env, "PARTNER_CENTER_SCOPE"),
+            key_vault_url=_get(env, "KEY_VAULT_URL"),
+            refresh_token_secret_name=_get(env, "KEY_VAULT_REFRESH_TOKEN_SECRET_NAME"),
+            client_secret_secret_name=_get(env, "KEY_VAULT_CLIENT_SECRET_NAME"),
+            client_secret=_get(env, "PARTNER_CENTER_CLIENT_SECRET"),
+            refresh_token=_get(env, "PARTNER_CENTER_REFRESH_TOKEN"),
+            agreement_types=tuple(t.strip() for t in _get(env, "AGREEMENT_TYPES").split(",") if t.strip()),
+            in_call_attempts=_get_int(env, "ATTEST_IN_CALL_ATTEMPTS"),
+            retry_budget=_get_int(env, "ATTEST_RETRY_BUDGET"),
+            retry_base_seconds=float(_get_int(env, "ATTEST_RETRY_BASE_SECONDS")),
+            retry_max_seconds=float(_get_int(env, "ATTEST_RETRY_MAX_SECONDS")),
+            queue_name=_get(env, "SERVICEBUS_QUEUE_NAME"),
+            metadata_cache_account_url=_get(env, "METADATA_CACHE_ACCOUNT_URL"),
+            metadata_cache_container=_get(env, "METADATA_CACHE_CONTAINER"),
+            metadata_cache_dir=_get(env, "METADATA_CACHE_DIR"),
+            metadata_cache_ttl_seconds=float(_get_int(env, "METADATA_CACHE_TTL_SECONDS")),
+            appinsights_connection_string=_get(env, "APPLICATIONINSIGHTS_CONNECTION_STRING"),
+        )
