@@ -20,7 +20,7 @@ $(BIN)/.installed: pyproject.toml
 	npm install --prefix .tools --no-audit --no-fund --silent azurite@$(AZURITE_VERSION)
 
 run: $(BIN)/.installed
-	$(BIN)/python -m shared.cli.demo
+	$(BIN)/python -m emulators.local_stack
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -72,6 +72,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "KEY_VAULT_CLIENT_SECRET_NAME", "Key Vault secret with the app's client secret", "partner-center-client-secret"
     ),
     SettingSpec(
+        "KEY_VAULT_WRITE_BACK_REFRESH_TOKEN",
+        "true = store rotated refresh tokens in Key Vault (needs Key Vault Secrets Officer on that secret)",
+        "false",
+    ),
+    SettingSpec(
         "PARTNER_CENTER_CLIENT_SECRET", "Client secret for local runs only (production: Key Vault)", "", secret=True
     ),
     SettingSpec(
@@ -139,6 +144,7 @@ class Settings:
     key_vault_url: str
     refresh_token_secret_name: str
     client_secret_secret_name: str
+    write_back_refresh_token: bool
     client_secret: str
     refresh_token: str
     agreement_types: tuple[str, ...]
@@ -178,6 +184,7 @@ class Settings:
             key_vault_url=_get(env, "KEY_VAULT_URL"),
             refresh_token_secret_name=_get(env, "KEY_VAULT_REFRESH_TOKEN_SECRET_NAME"),
             client_secret_secret_name=_get(env, "KEY_VAULT_CLIENT_SECRET_NAME"),
+            write_back_refresh_token=_get(env, "KEY_VAULT_WRITE_BACK_REFRESH_TOKEN").strip().lower() == "true",
             client_secret=_get(env, "PARTNER_CENTER_CLIENT_SECRET"),
             refresh_token=_get(env, "PARTNER_CENTER_REFRESH_TOKEN"),
             agreement_types=tuple(t.strip() for t in _get(env, "AGREEMENT_TYPES").split(",") if t.strip()),

@@ -1,0 +1,130 @@
+"""One place that wires a process: settings → HTTP client → tokens → Partner Center client → metadata
+cache → use case. Hosts (the function app, the worker, the commands) call ``open_services`` once and
+reuse what it returns; tests pass their own settings, HTTP client or fakes instead.
+
+Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from shared.attestation import Attestor
+from shared.metadata_cache import CachedMetadataSource, open_metadata_store
+from shared.partner_center.auth import (
+    ClientCredentialsProvider,
+    InMemorySecret,
+    RefreshTokenProvider,
+    SecretSource,
+    TokenProvider,
+)
+from shared.partner_center.client import PartnerCenterClient, new_http_client
+from shared.partner_center.retry import RetryPolicy
+from shared.settings import AuthMode, MissingSettingError, Settings
+from shared.settlement import RedeliveryPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Everything a host needs, built once per process."""
+
+    settings: Settings
+    http: httpx.AsyncClient
+    tokens: TokenProvider
+    partner_center: PartnerCenterClient
+    metadata: CachedMetadataSource
+    attestor: Attestor
+    redelivery: RedeliveryPolicy
+    rng: random.Random
+
+
+async def _secret_sources(settings: Settings, stack: AsyncExitStack) -> tuple[SecretSource | None, SecretSource | None]:
+    """(refresh token, client secret): from Key Vault when KEY_VAULT_URL is set, else from the environment."""
+    if settings.key_vault_url:
+        from azure.identity.aio import DefaultAzureCredential
+        from azure.keyvault.secrets.aio import SecretClient
+
+        from shared.partner_center.key_vault import KeyVaultSecret
+
+        credential = await stack.enter_async_context(DefaultAzureCredential())
+        client = await stack.enter_async_context(SecretClient(settings.key_vault_url, credential))
+        return (
+            KeyVaultSecret(client, settings.refresh_token_secret_name, write_back=settings.write_back_refresh_token),
+            KeyVaultSecret(client, settings.client_secret_secret_name),
+        )
+    refresh = InMemorySecret(settings.refresh_token) if settings.refresh_token else None
+    secret = InMemorySecret(settings.client_secret) if settings.client_secret else None
+    return refresh, secret
+
+
+def build_token_provider(
+    settings: Settings, http: httpx.AsyncClient, refresh: SecretSource | None, secret: SecretSource | None
+) -> TokenProvider:
+    if settings.auth_mode is AuthMode.APP_ONLY:
+        if secret is None:
+            raise MissingSettingError(
+                "app_only mode needs a client secret: set KEY_VAULT_URL or PARTNER_CENTER_CLIENT_SECRET"
+            )
+        return ClientCredentialsProvider(
+            http, token_url=settings.token_url, client_id=settings.client_id, scope=settings.scope, client_secret=secret
+        )
+    if refresh is None:
+        raise MissingSettingError(
+            "app_user mode needs a refresh token: set KEY_VAULT_URL or PARTNER_CENTER_REFRESH_TOKEN"
+        )
+    return RefreshTokenProvider(
+        http,
+        token_url=settings.token_url,
+        client_id=settings.client_id,
+        scope=settings.scope,
+        refresh_token=refresh,
+        client_secret=secret,
+    )
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings | None = None,
+    *,
+    dry_run: bool = False,
+    http: httpx.AsyncClient | None = None,
+    tokens: TokenProvider | None = None,
+) -> AsyncIterator[Services]:
+    """Build the services of one process and close them (HTTP pool, Key Vault, Blob) on exit."""
+    settings = settings or Settings.from_environment()
+    async with AsyncExitStack() as stack:
+        if http is None:
+            http = await stack.enter_async_context(new_http_client())
+        if tokens is None:
+            refresh, secret = await _secret_sources(settings, stack)
+            tokens = build_token_provider(settings, http, refresh, secret)
+        partner_center = PartnerCenterClient(
+            http,
+            base_url=settings.partner_center_base_url,
+            tokens=tokens,
+            application_name=settings.application_name,
+            retry=RetryPolicy(attempts=settings.in_call_attempts),
+        )
+        store = await stack.enter_async_context(open_metadata_store(settings))
+        metadata = CachedMetadataSource(
+            store, partner_center.get_agreement_metadata, ttl_seconds=settings.metadata_cache_ttl_seconds
+        )
+        yield Services(
+            settings=settings,
+            http=http,
+            tokens=tokens,
+            partner_center=partner_center,
+            metadata=metadata,
+            attestor=Attestor(partner_center, metadata, dry_run=dry_run),
+            redelivery=RedeliveryPolicy(
+                budget=settings.retry_budget,
+                base_seconds=settings.retry_base_seconds,
+                max_seconds=settings.retry_max_seconds,
+            ),
+            rng=random.Random(),
+        )

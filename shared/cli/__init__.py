@@ -1,0 +1,1 @@
+"""The ``mca-attest`` command line: bulk attest, worker, publisher and dead-letter operations."""

@@ -1,0 +1,113 @@
+"""``mca-attest``: the command line of the project. Each subcommand parses its input and hands it on."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from shared.bootstrap import open_services
+from shared.cli.bulk import SUCCESSFUL, BulkResult, ResultStatus, attest_all, summarize, validate_records, write_report
+from shared.cli.event_files import UnsupportedFileError, read_records
+from shared.observability import configure_logging
+from shared.settings import MissingSettingError, Settings
+from shared.settlement import RedeliveryPolicy
+
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
+EXIT_USAGE = 2
+
+stderr = Console(stderr=True)
+
+
+@click.group()
+@click.option("--log-level", default="WARNING", show_default=True, help="Console log level.")
+@click.option("--log-file", type=click.Path(path_type=Path), help="Also write INFO+ JSON logs to this file.")
+def cli(log_level: str, log_file: Path | None) -> None:
+    """Attest Microsoft Customer Agreement acceptance to Partner Center, once per event."""
+    configure_logging(log_level, json_file=log_file)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write results (.json or .csv).")
+@click.option("--concurrency", default=16, show_default=True, type=click.IntRange(1, 256))
+@click.option("--dry-run", is_flag=True, help="Validate and resolve templates; post nothing.")
+@click.option("--retry-budget", default=5, show_default=True, type=click.IntRange(0, 50))
+@click.option("--retry-base-seconds", default=2.0, show_default=True, type=click.FloatRange(0.0, 600.0))
+def attest(
+    file: Path, report: Path | None, concurrency: int, dry_run: bool, retry_budget: int, retry_base_seconds: float
+) -> None:
+    """Attest every event in FILE (JSONL or CSV). Exit 1 if any event failed."""
+    try:
+        records = read_records(file)
+        settings = Settings.from_environment()
+    except (UnsupportedFileError, MissingSettingError) as exc:
+        stderr.print(f"[red]error:[/] {exc}")
+        sys.exit(EXIT_USAGE)
+    valid, known = validate_records(records)
+    stderr.print(f"{len(records)} records: {len(valid)} to attest, {len(known)} invalid or duplicate")
+    policy = RedeliveryPolicy(budget=retry_budget, base_seconds=retry_base_seconds, max_seconds=60.0)
+
+    async def run() -> list[BulkResult]:
+        async with open_services(settings, dry_run=dry_run) as services:
+            with _progress() as progress:
+                task = progress.add_task("attesting", total=len(valid))
+                return await attest_all(
+                    valid,
+                    services.attestor,
+                    concurrency=concurrency,
+                    redelivery=policy,
+                    on_result=lambda _: progress.advance(task),
+                    rng=services.rng,
+                )
+
+    results = known + asyncio.run(run())
+    print_results(results)
+    if report:
+        write_report(results, report)
+        stderr.print(f"report written to {report}")
+    failed = [r for r in results if r.status not in SUCCESSFUL and r.status is not ResultStatus.DUPLICATE_IN_FILE]
+    sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=False,
+    )
+
+
+def print_results(results: list[BulkResult]) -> None:
+    """A table of every result, then the totals."""
+    console = Console()
+    table = Table(title="Attestation results")
+    for column in ("line", "event id", "customer", "status", "reason", "detail"):
+        table.add_column(column, overflow="fold")
+    for r in sorted(results, key=lambda r: r.line):
+        style = (
+            "green" if r.status in SUCCESSFUL else ("yellow" if r.status is ResultStatus.DUPLICATE_IN_FILE else "red")
+        )
+        table.add_row(
+            str(r.line), r.event_id, r.customer_tenant_id, f"[{style}]{r.status.value}[/]", r.reason, r.detail
+        )
+    console.print(table)
+    totals = summarize(results)
+    console.print("totals: " + ", ".join(f"{k}={v}" for k, v in sorted(totals.items())))
+
+
+def main() -> None:
+    cli(prog_name="mca-attest")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Outcome → settlement: what a queue host does with a message once ``attest`` has answered.
+
+Plain code with no SDK in it, so the Functions trigger and the standalone worker apply the *same*
+policy; each host only adapts ``MessageSettler`` to its own SDK (``ServiceBusMessageActions`` in the
+function, ``ServiceBusReceiver`` in the worker).
+
+=================  =====================================================================
+outcome            settlement
+=================  =====================================================================
+Attested           complete
+AlreadyAttested    complete (600061 means the goal is reached)
+DeadLetter         dead-letter with the reason code and description; body untouched
+RetryLater         attempt < budget: schedule a copy for later, *then* complete the
+                   original — a crash between the two can only duplicate the message
+                   (the consumer is idempotent), never lose it.
+                   attempt = budget: dead-letter as ``RetriesExhausted`` with the last error
+Validated          complete (dry-run hosts only)
+=================  =====================================================================
+
+The retry attempt travels with the message in the application property ``mca-attempt``. The copy gets a
+fresh message id (``{original id}/retry-{attempt}``) so the queue's duplicate detection, keyed on the
+message id, cannot drop it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from shared.attestation import (
+    AlreadyAttested,
+    Attested,
+    DeadLetter,
+    DeadLetterReason,
+    Outcome,
+    RetryLater,
+    Validated,
+)
+from shared.backoff import exponential_delay
+
+ATTEMPT_PROPERTY = "mca-attempt"  # how many scheduled retries this message already had
+MAX_DESCRIPTION_CHARS = 1024  # Service Bus keeps DeadLetterErrorDescription short; so do we
+
+
+@dataclass(frozen=True, slots=True)
+class RedeliveryPolicy:
+    """How transient failures are retried across deliveries (the in-call retries come first)."""
+
+    budget: int = 8  # scheduled retries before RetriesExhausted
+    base_seconds: float = 30.0
+    max_seconds: float = 3600.0
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        """Seconds until retry ``attempt`` (1-based): exponential with jitter, never below Retry-After."""
+        backoff = exponential_delay(attempt, base=self.base_seconds, cap=self.max_seconds, rng=rng)
+        return max(backoff, retry_after or 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Complete:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterMessage:
+    reason: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRetry:
+    delay_seconds: float
+    attempt: int  # the attempt number the copy carries
+
+
+Settlement = Complete | DeadLetterMessage | ScheduleRetry
+
+
+def attempt_of(application_properties: Mapping[str | bytes, object] | None) -> int:
+    """The retry attempt a received message carries (0 for a first delivery). Tolerates bytes keys."""
+    if not application_properties:
+        return 0
+    for key, value in application_properties.items():
+        name = key.decode() if isinstance(key, bytes) else key
+        if name == ATTEMPT_PROPERTY:
+            text = value.decode() if isinstance(value, bytes) else str(value)
+            return max(0, int(text)) if text.strip().lstrip("-").isdigit() else 0
+    return 0
+
+
+def decide(outcome: Outcome, attempt: int, policy: RedeliveryPolicy, rng: random.Random) -> Settlement:
+    """The settlement for ``outcome`` of a message that already had ``attempt`` scheduled retries."""
+    if isinstance(outcome, Attested | AlreadyAttested | Validated):
+        return Complete()
+    if isinstance(outcome, DeadLetter):
+        return DeadLetterMessage(outcome.reason.value, _short(outcome.description))
+    if isinstance(outcome, RetryLater):
+        if attempt >= policy.budget:
+            return DeadLetterMessage(
+                DeadLetterReason.RETRIES_EXHAUSTED.value,
+                _short(f"gave up after {attempt} scheduled retries; last error: {outcome.description}"),
+            )
+        next_attempt = attempt + 1
+        return ScheduleRetry(policy.delay(next_attempt, outcome.retry_after, rng), next_attempt)
+    raise TypeError(f"unknown outcome {type(outcome).__name__}")  # pragma: no cover — the union is closed
+
+
+def retry_message_id(original_message_id: str, attempt: int) -> str:
+    """A fresh id for a scheduled copy, so duplicate detection does not drop it."""
+    base = original_message_id.split("/retry-")[0]
+    return f"{base}/retry-{attempt}"[:128]
+
+
+class MessageSettler(Protocol):
+    """One received message, settled through whatever the host offers."""
+
+    async def complete(self) -> None: ...
+
+    async def dead_letter(self, reason: str, description: str) -> None: ...
+
+    async def schedule_copy(self, delay_seconds: float, attempt: int) -> None:
+        """Enqueue a copy (same body and properties, ``mca-attempt`` = attempt) after the delay."""
+        ...
+
+
+async def settle(settlement: Settlement, settler: MessageSettler) -> None:
+    """Carry out ``settlement``. For a retry: the copy is scheduled before the original is completed."""
+    if isinstance(settlement, Complete):
+        await settler.complete()
+    elif isinstance(settlement, DeadLetterMessage):
+        await settler.dead_letter(settlement.reason, settlement.description)
+    else:
+        await settler.schedule_copy(settlement.delay_seconds, settlement.attempt)
+        await settler.complete()
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_DESCRIPTION_CHARS else text[: MAX_DESCRIPTION_CHARS - 1] + "…"
