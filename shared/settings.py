@@ -32,6 +32,7 @@ class SettingSpec:
     default: str | None = None
     secret: bool = False
     host_only: bool = False  # read by the Functions host or a binding expression, not by Python code
+    local_only: bool = False  # for local runs only; never set in Azure (infra/ leaves it out)
 
 
 SETTINGS: tuple[SettingSpec, ...] = (
@@ -45,6 +46,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "ServiceBusConnection__fullyQualifiedNamespace",
         "Service Bus namespace host name, e.g. contoso.servicebus.windows.net (identity-based connection)",
+    ),
+    SettingSpec(
+        "ServiceBusConnection",
+        "Service Bus connection string, for the local emulator only (Azure uses the namespace + identity)",
+        "",
+        secret=True,
+        local_only=True,
     ),
     SettingSpec("SERVICEBUS_QUEUE_NAME", "Queue the CRM publishes 'customer signed MCA' events to", "mca-events"),
     SettingSpec(
@@ -77,10 +85,18 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "false",
     ),
     SettingSpec(
-        "PARTNER_CENTER_CLIENT_SECRET", "Client secret for local runs only (production: Key Vault)", "", secret=True
+        "PARTNER_CENTER_CLIENT_SECRET",
+        "Client secret for local runs only (production: Key Vault)",
+        "",
+        secret=True,
+        local_only=True,
     ),
     SettingSpec(
-        "PARTNER_CENTER_REFRESH_TOKEN", "Refresh token for local runs only (production: Key Vault)", "", secret=True
+        "PARTNER_CENTER_REFRESH_TOKEN",
+        "Refresh token for local runs only (production: Key Vault)",
+        "",
+        secret=True,
+        local_only=True,
     ),
     # Attestation policy.
     SettingSpec(
@@ -99,7 +115,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "",
     ),
     SettingSpec("METADATA_CACHE_CONTAINER", "Blob container of the metadata cache", "agreement-metadata"),
-    SettingSpec("METADATA_CACHE_DIR", "Folder of the file-backed metadata cache (local runs)", ".cache/metadata"),
+    SettingSpec(
+        "METADATA_CACHE_DIR",
+        "Folder of the file-backed metadata cache (local runs)",
+        ".cache/metadata",
+        local_only=True,
+    ),
     SettingSpec("METADATA_CACHE_TTL_SECONDS", "Age after which cached metadata is refetched", "21600"),
     # Telemetry.
     SettingSpec("APPLICATIONINSIGHTS_CONNECTION_STRING", "Application Insights; empty = no export", "", secret=True),

@@ -1,0 +1,42 @@
+"""Queue trigger: one "customer signed MCA" message → one attestation, settled explicitly.
+
+``auto_complete_messages=False`` with the SDK-type binding: the function itself completes, dead-letters
+or schedules a retry copy of each message (``shared.settlement`` decides which). A failure to settle
+raises, so the host abandons the message and Service Bus redelivers it: never lost.
+"""
+
+from __future__ import annotations
+
+import azure.functions as func
+import azurefunctions.extensions.bindings.servicebus as servicebus
+
+from functions.runtime import runtime
+
+bp = func.Blueprint()
+
+
+@bp.function_name("attest_signed_agreement")
+@bp.service_bus_queue_trigger(
+    arg_name="message",
+    queue_name="%SERVICEBUS_QUEUE_NAME%",
+    connection="ServiceBusConnection",
+    auto_complete_messages=False,
+)
+async def attest_signed_agreement(
+    message: servicebus.ServiceBusReceivedMessage, message_actions: servicebus.ServiceBusMessageActions
+) -> None:
+    from functions.settler import FunctionsMessageSettler
+    from shared.queue_messages import body_bytes
+    from shared.queue_processing import process_message
+    from shared.settlement import attempt_of
+
+    services = await runtime.services()
+    await process_message(
+        body_bytes(message),
+        attempt=attempt_of(message.application_properties),
+        attestor=services.attestor,
+        settler=FunctionsMessageSettler(message, message_actions, runtime.retry_sender),
+        policy=services.redelivery,
+        rng=services.rng,
+        message_id=str(message.message_id or ""),
+    )
