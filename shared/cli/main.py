@@ -105,6 +105,15 @@ def print_results(results: list[BulkResult]) -> None:
     console.print("totals: " + ", ".join(f"{k}={v}" for k, v in sorted(totals.items())))
 
 
+def _register_subcommands() -> None:
+    from shared.cli.worker_command import worker
+
+    cli.add_command(worker)
+
+
+_register_subcommands()
+
+
 def main() -> None:
     cli(prog_name="mca-attest")
 

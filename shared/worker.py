@@ -1,0 +1,155 @@
+"""The standalone worker: the queue trigger's job, hosted by the azure-servicebus SDK instead of Functions.
+
+It is how the system runs locally, and how a partner runs it in a container (Azure Container Apps with
+a KEDA Service Bus scaler). Same use case (``Attestor``), same settlement policy (``shared.settlement``);
+only the ``MessageSettler`` differs: here it is an SDK receiver plus a sender for retry copies.
+
+- peek-lock receive, at most ``concurrency`` messages in flight, each with automatic lock renewal;
+- a message whose processing fails unexpectedly is abandoned (logged with its type), so Service Bus
+  redelivers it and, past MaxDeliveryCount, dead-letters it: never completed by accident, never lost;
+- ``stop`` (SIGINT/SIGTERM in the command) stops receiving, lets in-flight messages finish within a grace
+  period, and closes the receiver, which releases any prefetched messages back to the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from azure.servicebus import ServiceBusReceivedMessage
+from azure.servicebus.aio import AutoLockRenewer, ServiceBusClient, ServiceBusReceiver, ServiceBusSender
+from azure.servicebus.exceptions import ServiceBusError
+
+from shared.bootstrap import Services
+from shared.queue_messages import body_bytes, copy_for_retry
+from shared.queue_processing import process_message
+from shared.settlement import attempt_of
+
+log = logging.getLogger(__name__)
+
+LOCK_RENEWAL_SECONDS = 600.0  # longest a message may be worked on (in-call retries included)
+RECEIVE_WAIT_SECONDS = 1.0  # how long one receive call waits when the queue is empty: bounds stop latency
+
+
+class SdkMessageSettler:
+    """``MessageSettler`` over an azure-servicebus receiver (settlement) and sender (retry copies)."""
+
+    def __init__(
+        self, receiver: ServiceBusReceiver, sender: ServiceBusSender, message: ServiceBusReceivedMessage
+    ) -> None:
+        self._receiver = receiver
+        self._sender = sender
+        self._message = message
+
+    async def complete(self) -> None:
+        await self._receiver.complete_message(self._message)
+
+    async def dead_letter(self, reason: str, description: str) -> None:
+        await self._receiver.dead_letter_message(self._message, reason=reason, error_description=description)
+
+    async def schedule_copy(self, delay_seconds: float, attempt: int) -> None:
+        when = datetime.now(UTC) + timedelta(seconds=delay_seconds)
+        await self._sender.schedule_messages(copy_for_retry(self._message, attempt), when)
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    received: int = 0
+    settled: int = 0
+    failed: int = 0  # processing raised; the message was abandoned for redelivery
+    by_settlement: dict[str, int] = field(default_factory=dict)
+
+
+class Worker:
+    """Consumes one queue until ``stop`` is set."""
+
+    def __init__(
+        self,
+        services: Services,
+        client: ServiceBusClient,
+        queue_name: str,
+        *,
+        concurrency: int = 32,
+        grace_seconds: float = 30.0,
+    ) -> None:
+        self._services = services
+        self._client = client
+        self._queue_name = queue_name
+        self._concurrency = concurrency
+        self._grace_seconds = grace_seconds
+        self._slots = asyncio.Semaphore(concurrency)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self.stats = WorkerStats()
+
+    async def run(self, stop: asyncio.Event) -> WorkerStats:
+        receiver = self._client.get_queue_receiver(self._queue_name, prefetch_count=self._concurrency)
+        sender = self._client.get_queue_sender(self._queue_name)
+        renewer = AutoLockRenewer(max_lock_renewal_duration=LOCK_RENEWAL_SECONDS)
+        async with receiver, sender, renewer:
+            log.info("worker started", extra={"event": "worker.started", "queue": self._queue_name})
+            while not stop.is_set():
+                free = self._concurrency - len(self._in_flight)
+                if free <= 0:
+                    await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                messages = await receiver.receive_messages(max_message_count=free, max_wait_time=RECEIVE_WAIT_SECONDS)
+                for message in messages:
+                    self.stats.received += 1
+                    renewer.register(receiver, message, max_lock_renewal_duration=LOCK_RENEWAL_SECONDS)
+                    task = asyncio.create_task(self._handle(receiver, sender, message))
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._in_flight.discard)
+            await self._drain()
+        log.info(
+            "worker stopped",
+            extra={"event": "worker.stopped", "received": self.stats.received, "settled": self.stats.settled},
+        )
+        return self.stats
+
+    async def _drain(self) -> None:
+        """Let in-flight messages finish; past the grace period, cancel them (their locks lapse → redelivery)."""
+        if not self._in_flight:
+            return
+        _, pending = await asyncio.wait(set(self._in_flight), timeout=self._grace_seconds)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
+    async def _handle(
+        self, receiver: ServiceBusReceiver, sender: ServiceBusSender, message: ServiceBusReceivedMessage
+    ) -> None:
+        services = self._services
+        try:
+            processed = await process_message(
+                body_bytes(message),
+                attempt=attempt_of(message.application_properties),
+                attestor=services.attestor,
+                settler=SdkMessageSettler(receiver, sender, message),
+                policy=services.redelivery,
+                rng=services.rng,
+                message_id=str(message.message_id or ""),
+            )
+        except (TimeoutError, ServiceBusError, OSError) as exc:
+            # Settlement or scheduling failed (lock lost, connection dropped): the message stays on the
+            # queue and comes back; the consumer is idempotent, so a second attempt is safe.
+            self.stats.failed += 1
+            log.warning(
+                "message not settled; it will be redelivered: %s",
+                type(exc).__name__,
+                extra={"event": "worker.settle_failed", "message_id": str(message.message_id or "")},
+            )
+            await _abandon_quietly(receiver, message)
+            return
+        self.stats.settled += 1
+        name = type(processed.settlement).__name__
+        self.stats.by_settlement[name] = self.stats.by_settlement.get(name, 0) + 1
+
+
+async def _abandon_quietly(receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage) -> None:
+    # If even the abandon fails, the lock lapses on its own; redelivery follows either way.
+    with contextlib.suppress(TimeoutError, ServiceBusError, OSError):
+        await receiver.abandon_message(message)
