@@ -28,26 +28,30 @@ class LocalSimulator:
     token_url: str
 
     def app_settings(self, cache_dir: Path) -> dict[str, str]:
-        """The app settings that point the code at this simulator (same names as in Azure)."""
-        from emulators.partner_center.conventions import (
-            DEFAULT_CLIENT_ID,
-            DEFAULT_CLIENT_SECRET,
-            DEFAULT_REFRESH_TOKEN,
-            DEFAULT_TENANT_ID,
-        )
+        return simulator_app_settings(self.base_url, self.token_url, cache_dir)
 
-        return {
-            "PARTNER_CENTER_BASE_URL": self.base_url,
-            "PARTNER_CENTER_TOKEN_URL": self.token_url,
-            "PARTNER_TENANT_ID": DEFAULT_TENANT_ID,
-            "PARTNER_CENTER_CLIENT_ID": DEFAULT_CLIENT_ID,
-            "PARTNER_CENTER_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
-            "PARTNER_CENTER_REFRESH_TOKEN": DEFAULT_REFRESH_TOKEN,
-            "PARTNER_CENTER_AUTH_MODE": "app_user",
-            "METADATA_CACHE_DIR": str(cache_dir),
-            "METADATA_CACHE_ACCOUNT_URL": "",
-            "KEY_VAULT_URL": "",
-        }
+
+def simulator_app_settings(base_url: str, token_url: str, cache_dir: Path) -> dict[str, str]:
+    """The app settings that point the code at a local simulator (the same names as in Azure)."""
+    from emulators.partner_center.conventions import (
+        DEFAULT_CLIENT_ID,
+        DEFAULT_CLIENT_SECRET,
+        DEFAULT_REFRESH_TOKEN,
+        DEFAULT_TENANT_ID,
+    )
+
+    return {
+        "PARTNER_CENTER_BASE_URL": base_url,
+        "PARTNER_CENTER_TOKEN_URL": token_url,
+        "PARTNER_TENANT_ID": DEFAULT_TENANT_ID,
+        "PARTNER_CENTER_CLIENT_ID": DEFAULT_CLIENT_ID,
+        "PARTNER_CENTER_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+        "PARTNER_CENTER_REFRESH_TOKEN": DEFAULT_REFRESH_TOKEN,
+        "PARTNER_CENTER_AUTH_MODE": "app_user",
+        "METADATA_CACHE_DIR": str(cache_dir),
+        "METADATA_CACHE_ACCOUNT_URL": "",
+        "KEY_VAULT_URL": "",
+    }
 
 
 @contextmanager

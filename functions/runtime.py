@@ -62,6 +62,10 @@ class FunctionRuntime:
                     )
         return self._sender
 
+    def install(self, services: Services, metrics: Metrics, retry_sender: ServiceBusSender) -> None:
+        """Test switch: use these instead of building from the environment (no host, no Azure)."""
+        self._services, self._metrics, self._sender = services, metrics, retry_sender
+
     async def aclose(self) -> None:
         if self._stack is not None:
             await self._stack.aclose()

@@ -11,5 +11,6 @@ def exponential_delay(attempt: int, *, base: float, cap: float, rng: random.Rand
     Half of the delay is fixed and half random, so retries from many workers spread out (no thundering
     herd) while each still waits at least half the nominal delay.
     """
-    nominal: float = min(cap, base * 2.0 ** max(0, attempt - 1))
+    # The exponent is clamped: 2.0 ** 1024 overflows, and a redelivery count can grow that large.
+    nominal: float = min(cap, base * 2.0 ** min(max(0, attempt - 1), 64))
     return nominal / 2 + rng.uniform(0, nominal / 2)

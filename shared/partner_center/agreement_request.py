@@ -21,8 +21,11 @@ _CORRELATION_ID_NAMESPACE = uuid.UUID("0b8f4a62-1d7c-5e39-8a41-9c2e6f3d5b27")
 
 
 def format_date_agreed(value: datetime) -> str:
-    """UTC with milliseconds and Z, as Partner Center documents: 2018-06-14T00:00:00.000Z."""
-    utc = value.astimezone(UTC)
+    """UTC with milliseconds and Z, as Partner Center documents: 2018-06-14T00:00:00.000Z.
+
+    A value without an offset is UTC; ``astimezone`` alone would read it as the process's local time.
+    """
+    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 

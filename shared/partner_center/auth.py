@@ -147,7 +147,7 @@ class _OAuthTokenProvider:
             raise translate_transport_error(exc, _NO_IDS) from exc
         if response.status_code != 200:
             raise _token_error(response)
-        doc = response.json()
+        doc = _token_answer(response)
         await self._accept(doc)
         lifetime = float(doc.get("expires_in", 3600))
         log.info(
@@ -233,6 +233,17 @@ class ClientCredentialsProvider(_OAuthTokenProvider):
 
 
 _NO_IDS = RequestIds()  # token-endpoint calls carry no Partner Center request ids
+
+
+def _token_answer(response: httpx.Response) -> dict[str, Any]:
+    """A 200 must be a JSON object with an access token; anything else (a proxy's page) is transient."""
+    try:
+        doc = response.json()
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict) or not isinstance(doc.get("access_token"), str) or not doc["access_token"]:
+        raise ServerError("token endpoint answered 200 without an access token", status=response.status_code)
+    return doc
 
 
 def _token_error(response: httpx.Response) -> PartnerCenterError:

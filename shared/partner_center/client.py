@@ -133,14 +133,11 @@ class PartnerCenterClient:
         for item in _json_object(response, ids).get("items") or []:
             if not isinstance(item, Mapping):
                 continue
-            raw_date = str(item.get("dateAgreed") or "")
-            # The service may omit the trailing Z: a date without an offset is UTC.
-            date = datetime.fromisoformat(raw_date.replace("Z", "+00:00")) if raw_date else datetime.min
             result.append(
                 CustomerAgreement(
                     template_id=str(item.get("templateId") or ""),
                     agreement_type=str(item.get("type") or agreement_type),
-                    date_agreed=date if date.tzinfo else date.replace(tzinfo=UTC),
+                    date_agreed=_parse_date_agreed(str(item.get("dateAgreed") or "")),
                 )
             )
         return result
@@ -261,5 +258,16 @@ def _json_object(response: httpx.Response, ids: RequestIds) -> dict[str, Any]:
             "Partner Center answered success with a body that is not JSON", status=response.status_code, ids=ids
         ) from None
     if not isinstance(doc, dict):
-        raise InvalidRequest("Partner Center answered success with an unexpected body", status=response.status_code)
+        raise InvalidRequest(
+            "Partner Center answered success with an unexpected body", status=response.status_code, ids=ids
+        )
     return doc
+
+
+def _parse_date_agreed(raw: str) -> datetime:
+    """The service may omit the trailing Z: a date without an offset is UTC. Missing or unreadable: the earliest."""
+    try:
+        date = datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else datetime.min
+    except ValueError:
+        date = datetime.min
+    return date if date.tzinfo else date.replace(tzinfo=UTC)

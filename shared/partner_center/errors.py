@@ -24,6 +24,7 @@ Foreign exceptions (httpx's) are translated into this tree in one place, ``class
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,6 +136,8 @@ class InvalidRequest(PermanentError):
 
 _UNKNOWN_CUSTOMER_CODES = frozenset({"60003", "900118", "1000"})
 _MAX_DESCRIPTION = 500  # a proxy's HTML page must not flood a dead-letter description
+# "date" as a word start ("Date of agreement", "current date", "dateAgreed"), not inside "update" or "validated".
+_MENTIONS_DATE = re.compile(r"\bdate", re.IGNORECASE)
 
 
 def parse_error_body(body: bytes) -> tuple[str, str, str, bool | None]:
@@ -196,7 +199,7 @@ def classify_response(response: httpx.Response, ids: RequestIds) -> PartnerCente
     if status == 404 or code in _UNKNOWN_CUSTOMER_CODES:
         return UnknownCustomer(description, **kwargs)
     # 600002 is reused elsewhere for an unrelated error: classify by the description as well.
-    if code == "600002" and "date" in description.lower():
+    if code == "600002" and _MENTIONS_DATE.search(description):
         return FutureDate(description, **kwargs)
     if "no longer supported" in description.lower():
         return RetiredTemplate(description, **kwargs)

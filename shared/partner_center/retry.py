@@ -31,7 +31,8 @@ class RetryPolicy:
         if error.retry_after is not None:
             if error.retry_after > self.max_delay:
                 return None
-            delay = error.retry_after + rng.uniform(0, min(1.0, self.base_delay))
+            # Jitter spreads the herd but must not push one wait past max_delay (Retry-After is still met).
+            delay = min(self.max_delay, error.retry_after + rng.uniform(0, min(1.0, self.base_delay)))
         else:
             delay = exponential_delay(attempt, base=self.base_delay, cap=self.max_delay, rng=rng)
         if waited + delay > self.max_total_delay:

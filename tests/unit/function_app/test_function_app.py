@@ -1,0 +1,271 @@
+"""The function app without a host: registration, binding JSON, lazy imports, and settlement per outcome."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import random
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from azure.functions.timer import TimerRequest
+
+import function_app
+from functions.runtime import runtime
+from shared.attestation import AlreadyAttested, Attested, DeadLetter, DeadLetterReason, Outcome, RetryLater
+from shared.metadata_cache import RefreshResult
+from shared.metrics import RecordingMetrics
+from shared.settlement import ATTEMPT_PROPERTY, RedeliveryPolicy
+from tests.fakes import RecordingMessageActions, RecordingSender, event_dict, received_message
+
+
+@functools.cache
+def _functions() -> dict[str, Any]:
+    # get_functions() validates names against what it built before: call it once per process.
+    return {f.get_function_name(): f for f in function_app.app.get_functions()}
+
+
+def test_app_registers_exactly_the_two_triggers() -> None:
+    """function_app registers the queue trigger and the timer, and nothing else."""
+    assert set(_functions()) == {"attest_signed_agreement", "refresh_agreement_metadata"}
+
+
+def test_queue_trigger_binding_json() -> None:
+    """The queue trigger reads its queue and connection from app settings and settles messages itself."""
+    bindings = json.loads(_functions()["attest_signed_agreement"].get_function_json())["bindings"]
+    assert bindings == [
+        {
+            "direction": "IN",
+            "type": "serviceBusTrigger",
+            "name": "message",
+            "connection": "ServiceBusConnection",
+            "queueName": "%SERVICEBUS_QUEUE_NAME%",
+            "autoCompleteMessages": False,
+        }
+    ]
+
+
+def test_timer_binding_json() -> None:
+    """The timer's schedule comes from an app setting and uses the singleton monitor."""
+    bindings = json.loads(_functions()["refresh_agreement_metadata"].get_function_json())["bindings"]
+    assert bindings == [
+        {
+            "direction": "IN",
+            "type": "timerTrigger",
+            "name": "timer",
+            "schedule": "%METADATA_REFRESH_SCHEDULE%",
+            "runOnStartup": False,
+            "useMonitor": True,
+        }
+    ]
+
+
+def test_importing_the_app_builds_nothing_and_loads_no_client_library() -> None:
+    """A fresh `import function_app` reads no settings and imports neither httpx, pydantic nor our wiring."""
+    probe = (
+        "import sys, function_app; from functions.runtime import runtime; "
+        "print(sorted(m for m in ('httpx', 'pydantic', 'shared.bootstrap', 'shared.contract', 'azure.storage.blob') "
+        "if m in sys.modules)); print(runtime._services is None)"
+    )
+    out = subprocess.run(  # noqa: S603 — the test's own interpreter and probe
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env={"PATH": ""}
+    )
+    assert out.stdout.split("\n")[:2] == ["[]", "True"]
+
+
+class ScriptedAttestor:
+    """Answers every body with the next scripted outcome, and records the bodies it saw."""
+
+    def __init__(self, *outcomes: Outcome) -> None:
+        self._outcomes = list(outcomes)
+        self.bodies: list[bytes] = []
+
+    async def attest_body(self, body: bytes) -> Outcome:
+        self.bodies.append(body)
+        return self._outcomes.pop(0)
+
+
+class FakeServices:
+    def __init__(self, attestor: Any, metadata: Any = None, agreement_types: tuple[str, ...] = ()) -> None:
+        self.attestor = attestor
+        self.metadata = metadata
+        self.redelivery = RedeliveryPolicy(budget=3, base_seconds=10, max_seconds=100)
+        self.rng = random.Random(1)
+        self.settings = type("S", (), {"agreement_types": agreement_types, "queue_name": "mca-events"})()
+
+
+@pytest.fixture
+def journal() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def sender(journal: list[str]) -> RecordingSender:
+    return RecordingSender(journal)
+
+
+@pytest.fixture
+def metrics() -> RecordingMetrics:
+    return RecordingMetrics()
+
+
+@pytest.fixture(autouse=True)
+def _reset_runtime() -> Iterator[None]:
+    yield
+    runtime._services = runtime._metrics = runtime._sender = None
+
+
+async def _trigger(
+    attestor: ScriptedAttestor, sender: RecordingSender, message: Any, metrics: RecordingMetrics
+) -> RecordingMessageActions:
+    runtime.install(FakeServices(attestor), metrics, sender)  # type: ignore[arg-type]
+    actions = RecordingMessageActions()
+    await _functions()["attest_signed_agreement"].get_user_function()(message=message, message_actions=actions)
+    return actions
+
+
+_IDS = ("evt", "req", "corr")
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [Attested(*_IDS, user_id="u"), AlreadyAttested(*_IDS)],
+    ids=["attested", "already-attested"],
+)
+async def test_success_outcomes_complete_the_message(
+    outcome: Outcome, sender: RecordingSender, metrics: RecordingMetrics
+) -> None:
+    """Attested and 600061 both complete the message and schedule nothing."""
+    message = received_message(event_dict())
+    actions = await _trigger(ScriptedAttestor(outcome), sender, message, metrics)
+    assert actions.names == ["complete"]
+    assert actions.calls[0][1] is message
+    assert sender.scheduled == []
+
+
+async def test_permanent_failure_dead_letters_with_reason_and_description(
+    sender: RecordingSender, metrics: RecordingMetrics
+) -> None:
+    """A DeadLetter outcome dead-letters the very message with the stable reason and the description."""
+    outcome = DeadLetter(
+        *_IDS, reason=DeadLetterReason.UNKNOWN_CUSTOMER, description="HTTP 404 code 60003: Tenant not found"
+    )
+    message = received_message(event_dict())
+    actions = await _trigger(ScriptedAttestor(outcome), sender, message, metrics)
+    assert actions.calls == [
+        ("deadletter", message, {"reason": "UnknownCustomer", "description": "HTTP 404 code 60003: Tenant not found"})
+    ]
+
+
+async def test_invalid_body_is_dead_lettered_as_invalid_event(
+    sender: RecordingSender, metrics: RecordingMetrics
+) -> None:
+    """Undecodable bytes reach the real use case and are dead-lettered InvalidEvent, naming the body."""
+    from shared.attestation import Attestor
+
+    attestor = Attestor(api=None, metadata=None)  # type: ignore[arg-type] # never reached for invalid input
+    runtime.install(FakeServices(attestor), metrics, sender)  # type: ignore[arg-type]
+    actions = RecordingMessageActions()
+    await _functions()["attest_signed_agreement"].get_user_function()(
+        message=received_message(b"\xff\xfe not json"), message_actions=actions
+    )
+    assert actions.names == ["deadletter"]
+    assert actions.calls[0][2]["reason"] == "InvalidEvent"
+    assert "body: must be UTF-8" in actions.calls[0][2]["description"]
+
+
+async def test_transient_failure_schedules_a_copy_then_completes(
+    journal: list[str], sender: RecordingSender, metrics: RecordingMetrics
+) -> None:
+    """RetryLater schedules a copy (attempt 1, delay ≥ Retry-After, fresh id, same body) before completing."""
+    body = event_dict()
+    message = received_message(body, message_id="crm-7")
+    actions = RecordingMessageActions()
+    original_complete = actions.complete
+    actions.complete = lambda m: (journal.append("complete"), original_complete(m))  # type: ignore[method-assign]
+    runtime.install(
+        FakeServices(ScriptedAttestor(RetryLater(*_IDS, retry_after=57, description="429"))), metrics, sender
+    )  # type: ignore[arg-type]
+    before = datetime.now(UTC)
+    await _functions()["attest_signed_agreement"].get_user_function()(message=message, message_actions=actions)
+    assert journal == ["schedule", "complete"]
+    copy, when = sender.scheduled[0]
+    assert copy.application_properties is not None
+    assert copy.application_properties[ATTEMPT_PROPERTY] == 1
+    assert copy.message_id == "crm-7/retry-1"
+    assert b"".join(copy.body) == json.dumps(body).encode()
+    assert (when - before).total_seconds() >= 57
+
+
+async def test_retry_budget_spent_dead_letters_as_retries_exhausted(
+    sender: RecordingSender, metrics: RecordingMetrics
+) -> None:
+    """A message that already had `budget` retries is dead-lettered RetriesExhausted with the last error."""
+    message = received_message(event_dict(), application_properties={ATTEMPT_PROPERTY.encode(): 3})
+    actions = await _trigger(
+        ScriptedAttestor(RetryLater(*_IDS, retry_after=None, description="HTTP 503")), sender, message, metrics
+    )
+    assert actions.names == ["deadletter"]
+    assert actions.calls[0][2]["reason"] == "RetriesExhausted"
+    assert "HTTP 503" in actions.calls[0][2]["description"]
+    assert sender.scheduled == []
+
+
+class RecordingRefresher:
+    def __init__(self, results: dict[str, RefreshResult]) -> None:
+        self.results = results
+        self.refreshed: list[str] = []
+
+    async def refresh(self, agreement_type: str) -> RefreshResult:
+        self.refreshed.append(agreement_type)
+        return self.results[agreement_type]
+
+
+async def test_timer_refreshes_each_type_and_counts_a_template_change(
+    caplog: pytest.LogCaptureFixture, sender: RecordingSender, metrics: RecordingMetrics
+) -> None:
+    """Past due or not, the timer refreshes every configured type; a new templateId warns and is counted."""
+    now = datetime.now(UTC)
+    refresher = RecordingRefresher(
+        {
+            "MicrosoftCustomerAgreement": RefreshResult("MicrosoftCustomerAgreement", "old-id", "new-id", now),
+            "MicrosoftCloudAgreement": RefreshResult("MicrosoftCloudAgreement", "same", "same", now),
+        }
+    )
+    services = FakeServices(None, refresher, ("MicrosoftCustomerAgreement", "MicrosoftCloudAgreement"))
+    runtime.install(services, metrics, sender)  # type: ignore[arg-type]
+    with caplog.at_level(logging.INFO):
+        await _functions()["refresh_agreement_metadata"].get_user_function()(timer=TimerRequest(past_due=True))
+    assert refresher.refreshed == ["MicrosoftCustomerAgreement", "MicrosoftCloudAgreement"]
+    assert metrics.total("metadata.template_changed") == 1
+    assert metrics.total("metadata.refreshed") == 2
+    events = [getattr(r, "event", "") for r in caplog.records]
+    assert "metadata.refresh_past_due" in events
+    assert "metadata.template_changed" in events
+
+
+async def test_timer_failed_refresh_is_logged_and_counted_not_raised(
+    caplog: pytest.LogCaptureFixture, sender: RecordingSender, metrics: RecordingMetrics
+) -> None:
+    """A failed refresh keeps the last good value: an error log and a metric, and the timer does not raise."""
+    from shared.partner_center.errors import ServerError
+
+    kept = RefreshResult(
+        "MicrosoftCustomerAgreement", "good-id", "good-id", datetime.now(UTC), error=ServerError("HTTP 503", status=503)
+    )
+    runtime.install(
+        FakeServices(None, RecordingRefresher({"MicrosoftCustomerAgreement": kept}), ("MicrosoftCustomerAgreement",)),
+        metrics,
+        sender,
+    )  # type: ignore[arg-type]
+    await _functions()["refresh_agreement_metadata"].get_user_function()(timer=TimerRequest(past_due=False))
+    assert metrics.total("metadata.refresh_failed") == 1
+    failed = [r for r in caplog.records if getattr(r, "event", "") == "metadata.refresh_failed"]
+    assert len(failed) == 1
+    assert failed[0].levelno == logging.ERROR
+    assert failed[0].template_id == "good-id"  # type: ignore[attr-defined]

@@ -1,0 +1,361 @@
+"""The use case: Attestor turns an event into an Outcome, with fake metadata and a recording fake API."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from shared.attestation import (
+    AlreadyAttested,
+    Attested,
+    Attestor,
+    DeadLetter,
+    DeadLetterReason,
+    RetryLater,
+    Validated,
+    build_request,
+    outcome_name,
+)
+from shared.contract import SignedAgreementEvent, parse_event
+from shared.metadata import MCA, AgreementMetadata, AgreementTemplate
+from shared.partner_center import errors as pc
+from shared.partner_center.agreement_request import AgreementRequest, derive_correlation_id, derive_request_id
+from shared.partner_center.client import CreatedAgreement
+
+TENANT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+CURRENT_TEMPLATE = "117a77b0-9360-443b-8795-c6dedc750cf9"
+OLDER_TEMPLATE = "0c9b5c3f-0a1e-4f6c-9f55-3a3f4c7d0a11"
+PC_IDS = pc.RequestIds(request_id="pc-req", correlation_id="pc-corr", ms_cv="pc-cv")
+PERSONAL_DATA = ("Zoë", "Okafor", "zoe.okafor", "7946")
+
+
+def _event_doc(**changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "eventId": "crm-42",
+        "customerTenantId": TENANT,
+        "dateAgreed": "2026-01-15T09:30:00Z",
+        "primaryContact": {
+            "firstName": "Zoë",
+            "lastName": "Okafor",
+            "email": "zoe.okafor@contoso.example",
+            "phoneNumber": "+44 20 7946 0000",
+        },
+    }
+    doc.update(changes)
+    return doc
+
+
+def _event(**changes: Any) -> SignedAgreementEvent:
+    return parse_event(_event_doc(**changes))
+
+
+def _metadata(*templates: tuple[str, int]) -> AgreementMetadata:
+    return AgreementMetadata(
+        agreement_type=MCA,
+        templates=tuple(AgreementTemplate(t, MCA, "https://aka.ms/customeragreement", rank) for t, rank in templates),
+        fetched_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
+class FakeMetadata:
+    """A MetadataSource with a fixed answer (or error) that records what was asked."""
+
+    def __init__(self, answer: AgreementMetadata | Exception | None = None) -> None:
+        self.answer = answer if answer is not None else _metadata((CURRENT_TEMPLATE, 1), (OLDER_TEMPLATE, 0))
+        self.asked: list[str] = []
+
+    async def get(self, agreement_type: str) -> AgreementMetadata:
+        self.asked.append(agreement_type)
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+@dataclass(frozen=True)
+class Call:
+    request: AgreementRequest
+    request_id: str
+    correlation_id: str
+
+
+class FakeApi:
+    """An AttestationApi that records each call and answers with a CreatedAgreement or raises an error."""
+
+    def __init__(self, error: pc.PartnerCenterError | None = None, user_id: str = "user-7") -> None:
+        self.error = error
+        self.user_id = user_id
+        self.calls: list[Call] = []
+
+    async def create_customer_agreement(
+        self, request: AgreementRequest, *, request_id: str, correlation_id: str
+    ) -> CreatedAgreement:
+        self.calls.append(Call(request, request_id, correlation_id))
+        if self.error is not None:
+            raise self.error
+        return CreatedAgreement(user_id=self.user_id, ids=pc.RequestIds(request_id, correlation_id, "cv"))
+
+
+PERMANENT_ERRORS: list[tuple[pc.PartnerCenterError, DeadLetterReason]] = [
+    (pc.ConsentRequired("redo the consent", status=400, code="invalid_grant"), DeadLetterReason.CONSENT_REQUIRED),
+    (pc.AuthError("MFA required", status=401, code="10001", ids=PC_IDS), DeadLetterReason.AUTHENTICATION_FAILED),
+    (pc.FutureDate("Date of agreement cannot be greater", status=400, code="600002"), DeadLetterReason.FUTURE_DATE),
+    (pc.UnknownCustomer("Tenant not found", status=404, code="60003"), DeadLetterReason.UNKNOWN_CUSTOMER),
+    (pc.NoRelationship("no commerce relationship", status=403, code="20002"), DeadLetterReason.NO_RELATIONSHIP),
+    (pc.RetiredTemplate("is no longer supported", status=400), DeadLetterReason.RETIRED_TEMPLATE),
+    (pc.InvalidRequest("Invalid property", status=400, code="3000"), DeadLetterReason.REJECTED),
+    (pc.PermanentError("something else", status=400), DeadLetterReason.REJECTED),
+]
+
+
+def _ids(case: object) -> str:
+    return type(case).__name__ if isinstance(case, Exception) else str(case)
+
+
+async def test_attested_with_user_id() -> None:
+    """A 201 gives Attested with Partner Center's userId and the derived ids."""
+    api = FakeApi(user_id="user-7")
+    event = _event()
+
+    outcome = await Attestor(api, FakeMetadata()).attest(event)
+
+    [call] = api.calls
+    assert outcome == Attested("crm-42", call.request_id, derive_correlation_id("crm-42"), "user-7")
+    assert outcome_name(outcome) == "attested"
+
+
+async def test_request_sent_is_built_from_the_event_and_current_template() -> None:
+    """The API receives the event's contact and date with the current template (highest versionRank)."""
+    api = FakeApi()
+    metadata = FakeMetadata()
+
+    await Attestor(api, metadata).attest(_event())
+
+    [call] = api.calls
+    assert metadata.asked == [MCA]
+    assert call.request.body() == {
+        "primaryContact": {
+            "firstName": "Zoë",
+            "lastName": "Okafor",
+            "email": "zoe.okafor@contoso.example",
+            "phoneNumber": "+44 20 7946 0000",
+        },
+        "templateId": CURRENT_TEMPLATE,
+        "dateAgreed": "2026-01-15T09:30:00.000Z",
+        "type": MCA,
+    }
+    assert call.request.customer_tenant_id == TENANT
+
+
+async def test_request_id_is_derived_from_event_and_request() -> None:
+    """The MS-RequestId passed to the API is derive_request_id(event_id, request), the same on every delivery."""
+    api = FakeApi()
+    attestor = Attestor(api, FakeMetadata())
+
+    await attestor.attest(_event())
+    await attestor.attest(_event())
+
+    first, second = api.calls
+    assert first.request_id == derive_request_id("crm-42", first.request)
+    assert first.request_id == derive_request_id("crm-42", build_request(_event(), CURRENT_TEMPLATE))
+    assert second.request_id == first.request_id
+
+
+async def test_event_correlation_id_is_used_when_given() -> None:
+    """An event's own correlationId is sent as MS-CorrelationId."""
+    api = FakeApi()
+
+    outcome = await Attestor(api, FakeMetadata()).attest(_event(correlationId="crm-batch-7"))
+
+    assert api.calls[0].correlation_id == "crm-batch-7"
+    assert outcome.correlation_id == "crm-batch-7"
+
+
+async def test_already_attested() -> None:
+    """600061 from Partner Center is the AlreadyAttested outcome."""
+    api = FakeApi(pc.AlreadyAttested("exists", status=400, code="600061"))
+
+    outcome = await Attestor(api, FakeMetadata()).attest(_event())
+
+    assert outcome == AlreadyAttested("crm-42", api.calls[0].request_id, derive_correlation_id("crm-42"))
+
+
+async def test_throttled_is_retry_later_with_retry_after() -> None:
+    """Throttled becomes RetryLater carrying Partner Center's Retry-After and the error summary."""
+    api = FakeApi(pc.Throttled("Rate limit is exceeded.", retry_after=57.0, status=429, ids=PC_IDS))
+
+    outcome = await Attestor(api, FakeMetadata()).attest(_event())
+
+    assert isinstance(outcome, RetryLater)
+    assert outcome.retry_after == 57.0
+    assert outcome.request_id == api.calls[0].request_id
+    assert "HTTP 429" in outcome.description
+
+
+@pytest.mark.parametrize("error", [pc.ServerError("boom", status=503), pc.ConnectionFailed("ConnectError")], ids=_ids)
+async def test_other_transient_errors_are_retry_later(error: pc.PartnerCenterError) -> None:
+    """5xx and connection failures become RetryLater without a retry_after."""
+    outcome = await Attestor(FakeApi(error), FakeMetadata()).attest(_event())
+
+    assert isinstance(outcome, RetryLater)
+    assert outcome.retry_after is None
+
+
+@pytest.mark.parametrize(("error", "reason"), PERMANENT_ERRORS, ids=_ids)
+async def test_permanent_errors_dead_letter_with_reason(error: pc.PartnerCenterError, reason: DeadLetterReason) -> None:
+    """Each permanent Partner Center error dead-letters with its reason and the error's summary."""
+    api = FakeApi(error)
+
+    outcome = await Attestor(api, FakeMetadata()).attest(_event())
+
+    assert isinstance(outcome, DeadLetter)
+    assert outcome.reason is reason
+    assert outcome.description == error.summary()
+    assert outcome.request_id == api.calls[0].request_id
+    assert outcome.event_id == "crm-42"
+
+
+@pytest.mark.parametrize(("error", "reason"), PERMANENT_ERRORS, ids=_ids)
+async def test_metadata_permanent_failures_map_the_same(error: pc.PartnerCenterError, reason: DeadLetterReason) -> None:
+    """A permanent failure fetching metadata dead-letters with the same reason; nothing is posted."""
+    api = FakeApi()
+
+    outcome = await Attestor(api, FakeMetadata(error)).attest(_event())
+
+    assert isinstance(outcome, DeadLetter)
+    assert outcome.reason is reason
+    assert outcome.request_id == ""
+    assert api.calls == []
+
+
+async def test_metadata_throttled_is_retry_later() -> None:
+    """A throttled metadata fetch becomes RetryLater with its Retry-After; nothing is posted."""
+    api = FakeApi()
+
+    outcome = await Attestor(api, FakeMetadata(pc.Throttled("slow", retry_after=30.0, status=429))).attest(_event())
+
+    assert isinstance(outcome, RetryLater)
+    assert outcome.retry_after == 30.0
+    assert api.calls == []
+
+
+async def test_no_template_is_retry_later() -> None:
+    """Metadata listing no template (NoTemplateError) is RetryLater, not a dead letter; nothing is posted."""
+    api = FakeApi()
+
+    outcome = await Attestor(api, FakeMetadata(_metadata())).attest(_event())
+
+    assert isinstance(outcome, RetryLater)
+    assert outcome.retry_after is None
+    assert "no template" in outcome.description
+    assert api.calls == []
+
+
+async def test_dry_run_validates_and_never_calls_the_api() -> None:
+    """A dry run resolves the template and ids, returns Validated, and posts nothing."""
+    api = FakeApi()
+    event = _event()
+
+    outcome = await Attestor(api, FakeMetadata(), dry_run=True).attest(event)
+
+    assert outcome == Validated(
+        "crm-42",
+        derive_request_id("crm-42", build_request(event, CURRENT_TEMPLATE)),
+        derive_correlation_id("crm-42"),
+        CURRENT_TEMPLATE,
+    )
+    assert outcome_name(outcome) == "validated"
+    assert api.calls == []
+
+
+async def test_known_template_override_is_honoured() -> None:
+    """An event's templateId that metadata knows is posted instead of the current one."""
+    api = FakeApi()
+
+    await Attestor(api, FakeMetadata()).attest(_event(templateId=OLDER_TEMPLATE))
+
+    assert api.calls[0].request.template_id == OLDER_TEMPLATE
+
+
+async def test_unknown_template_override_dead_letters() -> None:
+    """An event's templateId that is not a current template dead-letters as InvalidEvent; nothing is posted."""
+    api = FakeApi()
+
+    outcome = await Attestor(api, FakeMetadata()).attest(_event(templateId="22222222-2222-2222-2222-222222222222"))
+
+    assert isinstance(outcome, DeadLetter)
+    assert outcome.reason is DeadLetterReason.INVALID_EVENT
+    assert "templateId" in outcome.description
+    assert api.calls == []
+
+
+async def test_attest_body_with_valid_bytes() -> None:
+    """attest_body parses a valid message body and attests it."""
+    api = FakeApi()
+
+    outcome = await Attestor(api, FakeMetadata()).attest_body(json.dumps(_event_doc()).encode())
+
+    assert isinstance(outcome, Attested)
+    assert len(api.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        (b'{"eventId": "crm-42"}', ["customerTenantId", "dateAgreed", "primaryContact"]),
+        (
+            json.dumps(_event_doc(customerTenantId="nope", primaryContact={"firstName": "", "lastName": "O"})).encode(),
+            ["customerTenantId", "primaryContact.firstName", "primaryContact.email"],
+        ),
+        (b"\xff\xfe", ["body"]),
+        (b"not json", ["body"]),
+        (b"[]", ["body"]),
+    ],
+    ids=["missing-fields", "bad-fields", "not-utf8", "not-json", "not-object"],
+)
+async def test_attest_body_with_invalid_bytes_dead_letters(body: bytes, fields: list[str]) -> None:
+    """Invalid bytes dead-letter as InvalidEvent, the description listing every failing field; nothing is posted."""
+    api = FakeApi()
+    metadata = FakeMetadata()
+
+    outcome = await Attestor(api, metadata).attest_body(body)
+
+    assert isinstance(outcome, DeadLetter)
+    assert outcome.reason is DeadLetterReason.INVALID_EVENT
+    for field in fields:
+        assert f"{field}:" in outcome.description
+    assert api.calls == []
+    assert metadata.asked == []
+
+
+async def test_outcome_logs_carry_ids_and_no_personal_data(caplog: pytest.LogCaptureFixture) -> None:
+    """Outcome logs carry event id, outcome, reason and request ids, never a name, email or phone number."""
+    caplog.set_level(logging.INFO, logger="shared.attestation")
+    attestor_ok = Attestor(FakeApi(), FakeMetadata())
+    attestor_dead = Attestor(FakeApi(pc.UnknownCustomer("Zoë Okafor not found", status=404)), FakeMetadata())
+
+    attested = await attestor_ok.attest(_event())
+    dead = await attestor_dead.attest(_event(eventId="crm-43"))
+    invalid = await attestor_ok.attest_body(json.dumps(_event_doc(customerTenantId="nope")).encode())
+
+    assert [r.__dict__["outcome"] for r in caplog.records] == ["attested", "dead_letter", "dead_letter"]
+    ok_record, dead_record, invalid_record = caplog.records
+    assert ok_record.levelno == logging.INFO
+    assert dead_record.levelno == logging.WARNING
+    for record, outcome in ((ok_record, attested), (dead_record, dead), (invalid_record, invalid)):
+        assert record.__dict__["event"] == "attestation.outcome"
+        assert record.__dict__["event_id"] == outcome.event_id
+        assert record.__dict__["ms_request_id"] == outcome.request_id
+        assert record.__dict__["ms_correlation_id"] == outcome.correlation_id
+        text = record.getMessage() + json.dumps({k: str(v) for k, v in record.__dict__.items()})
+        for personal in PERSONAL_DATA:
+            assert personal not in text
+    assert ok_record.__dict__["event_id"] == "crm-42"
+    assert ok_record.__dict__["ms_request_id"]
+    assert "reason" not in ok_record.__dict__
+    assert dead_record.__dict__["reason"] == "UnknownCustomer"
+    assert invalid_record.__dict__["reason"] == "InvalidEvent"
