@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -45,7 +46,8 @@ ALLOWED_CLOCK_SKEW = timedelta(minutes=5)
 
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]*$"
 _PHONE_PATTERN = r"^\+?[0-9][0-9 ()./-]*$"
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: Unicode category Cc
+_ISO_DATE_START = re.compile(r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +75,23 @@ def _no_control_chars(value: str) -> str:
     return value
 
 
+def _iso_8601_not_unix_time(value: object) -> object:
+    # Pydantic reads a number, or a string of digits, as Unix time (guessing seconds or milliseconds);
+    # the contract asks for ISO-8601 text, so neither is accepted.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("must be an ISO-8601 date-time string such as 2026-11-20T09:30:00Z, not a number")
+    if isinstance(value, str) and not _ISO_DATE_START.match(value):
+        raise ValueError("must be an ISO-8601 date-time such as 2026-11-20T09:30:00Z")
+    return value
+
+
 def _utc_not_in_future(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must carry a UTC offset, e.g. 2026-11-20T09:30:00Z or +01:00")
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 has no UTC equivalent
+        raise ValueError("must fall between years 1 and 9999 once converted to UTC") from None
     if value > datetime.now(UTC) + ALLOWED_CLOCK_SKEW:
         raise ValueError("must not be in the future (Partner Center rejects it with 600002)")
     return value
@@ -95,6 +110,7 @@ Name = Annotated[
     AfterValidator(_no_control_chars),
 ]
 Guid = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_canonical_guid)]
+DateAgreed = Annotated[datetime, BeforeValidator(_iso_8601_not_unix_time), AfterValidator(_utc_not_in_future)]
 Identifier = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ID_CHARS, pattern=_ID_PATTERN)
 ]
@@ -132,7 +148,7 @@ class SignedAgreementEvent(BaseModel):
         alias="eventId", description="Unique per acceptance; the idempotency key. Resending the same id is safe."
     )
     customer_tenant_id: Guid = Field(alias="customerTenantId", description="The customer's Entra tenant id.")
-    date_agreed: Annotated[datetime, AfterValidator(_utc_not_in_future)] = Field(
+    date_agreed: DateAgreed = Field(
         alias="dateAgreed", description="When the customer accepted: ISO-8601 with an offset; stored as UTC."
     )
     primary_contact: PrimaryContact = Field(alias="primaryContact")
@@ -167,6 +183,7 @@ _REASONS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "missing": lambda _: "is required",
     "extra_forbidden": lambda _: "is not a field of contract v1",
     "string_type": lambda _: "must be a string",
+    "string_unicode": lambda _: "must be valid Unicode text (no lone surrogates)",
     "dict_type": lambda _: "must be an object",
     "model_type": lambda _: "must be an object",
     "model_attributes_type": lambda _: "must be an object",
@@ -218,6 +235,8 @@ def _decode_body(raw: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
         raise InvalidEventError(
             [FieldError("body", f"must be JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")]
         ) from None
+    except ValueError:  # not a JSONDecodeError: an integer longer than Python's 4300-digit conversion limit
+        raise InvalidEventError([FieldError("body", "must be JSON with numbers of at most 4300 digits")]) from None
     except RecursionError:
         raise InvalidEventError([FieldError("body", "is nested too deeply")]) from None
     if not isinstance(doc, dict):

@@ -1,0 +1,483 @@
+"""Bad events: every row names the failing field path(s), gives a readable reason, and echoes no personal data.
+
+Each row says whether the listed fields are *exactly* the errors (the usual case: nothing else in the row is
+wrong, so any extra error would be a false report) or *at least* them (named in the row's ``why``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from shared.attestation import Attestor, DeadLetter, DeadLetterReason
+from shared.contract import (
+    MAX_BODY_BYTES,
+    MAX_EMAIL_CHARS,
+    MAX_ID_CHARS,
+    MAX_NAME_CHARS,
+    MAX_PHONE_CHARS,
+    InvalidEventError,
+    parse_event,
+)
+from shared.metadata import MCA, AgreementMetadata, AgreementTemplate
+from shared.partner_center.agreement_request import AgreementRequest
+from shared.partner_center.client import CreatedAgreement
+from shared.partner_center.errors import RequestIds
+
+# Distinctive fictional personal data, so "does the error echo it?" cannot be fooled by a common word.
+FIRST = "Zephyrine"
+LAST = "Quillfeather"
+EMAIL = "zephyrine.quillfeather@contoso.example.com"
+PHONE = "+1 555 0147"
+PERSONAL_KEYS = ("firstName", "lastName", "email", "phoneNumber")
+
+TENANT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+CURRENT_TEMPLATE = "117a2bd2-6a5d-4c2b-9d3b-1f4a5e6b7c80"
+
+
+def valid_event(**overrides: Any) -> dict[str, Any]:
+    """A valid bare event; ``overrides`` replace top-level fields (``...`` removes one)."""
+    event: dict[str, Any] = {
+        "eventId": "crm-42",
+        "customerTenantId": TENANT,
+        "dateAgreed": "2026-11-20T09:30:00+01:00",
+        "primaryContact": {"firstName": FIRST, "lastName": LAST, "email": EMAIL, "phoneNumber": PHONE},
+    }
+    for key, value in overrides.items():
+        if value is ...:
+            del event[key]
+        else:
+            event[key] = value
+    return event
+
+
+def with_contact(**overrides: Any) -> dict[str, Any]:
+    """A valid bare event whose primaryContact fields are replaced (``...`` removes one)."""
+    contact: dict[str, Any] = {"firstName": FIRST, "lastName": LAST, "email": EMAIL, "phoneNumber": PHONE}
+    for key, value in overrides.items():
+        if value is ...:
+            del contact[key]
+        else:
+            contact[key] = value
+    return valid_event(primaryContact=contact)
+
+
+def cloud_event(**overrides: Any) -> dict[str, Any]:
+    """A valid CloudEvents 1.0 envelope around a payload without its own eventId."""
+    envelope: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": "ce-7f3a",
+        "type": "mca.customer.signed.v1",
+        "source": "/crm/contoso",
+        "datacontenttype": "application/json",
+        "data": valid_event(eventId=...),
+    }
+    for key, value in overrides.items():
+        if value is ...:
+            del envelope[key]
+        else:
+            envelope[key] = value
+    return envelope
+
+
+def dumps(doc: object) -> str:
+    return json.dumps(doc)
+
+
+@dataclass(frozen=True)
+class Bad:
+    """One bad input and the field paths it must be rejected for."""
+
+    id: str
+    raw: bytes | str | dict[str, Any]
+    fields: tuple[str, ...]
+    exact: bool = True
+    why: str = ""  # for at-least rows: what else may be reported, and why
+    extra_personal: tuple[str, ...] = field(default=())  # personal values the walker cannot find
+
+
+def future(delta: timedelta) -> str:
+    return (datetime.now(UTC) + delta).isoformat()
+
+
+NESTED_ARRAYS = "[" * 50_000  # 50 KB: under the size limit, far over the JSON decoder's recursion limit
+NESTED_OBJECTS = '{"a":' * 10_000
+
+BAD: tuple[Bad, ...] = (
+    # --- not a JSON object at all
+    Bad("empty-bytes", b"", ("body",)),
+    Bad("whitespace-only-body", b"  \n ", ("body",)),
+    Bad("malformed-json-truncated", dumps(valid_event())[:-7].encode(), ("body",)),
+    Bad("malformed-json-single-quotes", "{'eventId': 'crm-42'}", ("body",)),
+    Bad("malformed-json-trailing-comma", dumps(valid_event())[:-1] + ",}", ("body",)),
+    Bad("json-array", dumps([valid_event()]), ("body",)),
+    Bad("json-string", dumps(dumps(valid_event())), ("body",)),
+    Bad("json-null", b"null", ("body",)),
+    Bad("json-number", b"42", ("body",)),
+    Bad("json-number-over-4300-digits", b"1" * 5000, ("body",)),
+    Bad("non-utf8-bytes", b"\xff\xfe" + dumps(valid_event()).encode("utf-16-le"), ("body",)),
+    Bad(
+        "latin1-encoded-name",
+        json.dumps(with_contact(firstName="Zoë Quillfeather"), ensure_ascii=False).encode("latin-1"),
+        ("body",),
+        extra_personal=("Quillfeather",),
+    ),
+    Bad("utf8-bom", ("\ufeff" + dumps(valid_event())).encode(), ("body",)),
+    Bad("deeply-nested-arrays", NESTED_ARRAYS, ("body",)),
+    Bad("deeply-nested-objects", NESTED_OBJECTS.encode(), ("body",)),
+    Bad(
+        "body-over-64KiB-bytes",
+        dumps(valid_event(padding="x" * MAX_BODY_BYTES)).encode(),
+        ("body",),
+        why="size is checked before parsing, so the unknown `padding` field is never reported",
+    ),
+    Bad("body-over-64KiB-text", dumps(with_contact(firstName=FIRST * 8000)), ("body",)),
+    # --- missing required fields
+    Bad("missing-eventId", valid_event(eventId=...), ("eventId",)),
+    Bad("missing-customerTenantId", valid_event(customerTenantId=...), ("customerTenantId",)),
+    Bad("missing-dateAgreed", valid_event(dateAgreed=...), ("dateAgreed",)),
+    Bad("missing-primaryContact", valid_event(primaryContact=...), ("primaryContact",)),
+    Bad("missing-firstName", with_contact(firstName=...), ("primaryContact.firstName",)),
+    Bad("missing-lastName", with_contact(lastName=...), ("primaryContact.lastName",)),
+    Bad("missing-email", with_contact(email=...), ("primaryContact.email",)),
+    Bad(
+        "empty-object",
+        {},
+        ("eventId", "customerTenantId", "dateAgreed", "primaryContact"),
+    ),
+    # --- wrong JSON types
+    Bad("number-for-firstName", with_contact(firstName=42), ("primaryContact.firstName",)),
+    Bad("number-for-lastName", with_contact(lastName=7.5), ("primaryContact.lastName",)),
+    Bad("bool-for-email", with_contact(email=True), ("primaryContact.email",)),
+    Bad("number-for-phone", with_contact(phoneNumber=5550147), ("primaryContact.phoneNumber",)),
+    Bad("number-for-eventId", valid_event(eventId=42), ("eventId",)),
+    Bad("number-for-customerTenantId", valid_event(customerTenantId=12345), ("customerTenantId",)),
+    Bad("object-for-dateAgreed", valid_event(dateAgreed={"year": 2026}), ("dateAgreed",)),
+    Bad("unix-seconds-for-dateAgreed", valid_event(dateAgreed=1_763_630_000), ("dateAgreed",)),
+    Bad("digit-string-for-dateAgreed", valid_event(dateAgreed="1763630000"), ("dateAgreed",)),
+    Bad("null-for-dateAgreed", valid_event(dateAgreed=None), ("dateAgreed",)),
+    Bad("list-for-primaryContact", valid_event(primaryContact=[FIRST, LAST, EMAIL]), ("primaryContact",)),
+    Bad("string-for-primaryContact", valid_event(primaryContact=f"{FIRST} {LAST} <{EMAIL}>"), ("primaryContact",)),
+    Bad("list-for-agreementType", valid_event(agreementType=["MicrosoftCustomerAgreement"]), ("agreementType",)),
+    # --- GUIDs
+    Bad("guid-too-short", valid_event(customerTenantId="3fa85f64-5717-4562-b3fc-2c963f66afa"), ("customerTenantId",)),
+    Bad("guid-non-hex", valid_event(customerTenantId="3fa85f64-5717-4562-b3fc-2c963f66afzz"), ("customerTenantId",)),
+    Bad("guid-empty-string", valid_event(customerTenantId=""), ("customerTenantId",)),
+    Bad("guid-domain-name", valid_event(customerTenantId="contoso.onmicrosoft.com"), ("customerTenantId",)),
+    Bad("guid-bad-templateId", valid_event(templateId="current"), ("templateId",)),
+    # --- emails
+    Bad(
+        "email-without-at", with_contact(email="zephyrine.quillfeather.contoso.example.com"), ("primaryContact.email",)
+    ),
+    Bad("email-two-ats", with_contact(email="zephyrine@@contoso.example.com"), ("primaryContact.email",)),
+    Bad("email-no-domain", with_contact(email="zephyrine.quillfeather@"), ("primaryContact.email",)),
+    Bad("email-no-local-part", with_contact(email="@contoso.example.com"), ("primaryContact.email",)),
+    Bad("email-space-inside", with_contact(email="zephyrine quillfeather@example.com"), ("primaryContact.email",)),
+    Bad("email-domain-without-dot", with_contact(email="zephyrine.quillfeather@contoso"), ("primaryContact.email",)),
+    Bad("email-empty", with_contact(email=""), ("primaryContact.email",)),
+    Bad(
+        "email-over-254-chars",
+        with_contact(email="zephyrine." + "q" * 60 + "@" + ".".join(["contoso"] * 30) + ".example.com"),
+        ("primaryContact.email",),
+    ),
+    # --- names
+    Bad("empty-firstName", with_contact(firstName=""), ("primaryContact.firstName",)),
+    Bad("whitespace-only-lastName", with_contact(lastName=" \t "), ("primaryContact.lastName",)),
+    Bad("nbsp-only-firstName", with_contact(firstName="\u00a0\u2003"), ("primaryContact.firstName",)),
+    Bad("newline-in-firstName", with_contact(firstName="Zephyrine\nQuill"), ("primaryContact.firstName",)),
+    Bad("nul-in-lastName", with_contact(lastName="Quill\x00feather"), ("primaryContact.lastName",)),
+    Bad("c1-control-in-lastName", with_contact(lastName="Quill\x85feather"), ("primaryContact.lastName",)),
+    Bad("escape-in-firstName", with_contact(firstName="Zephyrine\x1b[31m"), ("primaryContact.firstName",)),
+    Bad(
+        "firstName-over-100-chars",
+        with_contact(firstName="Zephyrine" * (MAX_NAME_CHARS // 9 + 1)),
+        ("primaryContact.firstName",),
+    ),
+    Bad(
+        "lastName-over-100-chars",
+        with_contact(lastName="Quillfeather" * (MAX_NAME_CHARS // 12 + 1)),
+        ("primaryContact.lastName",),
+    ),
+    Bad("lone-surrogate-in-firstName", dumps(with_contact(firstName="Zephyrine\ud800")), ("primaryContact.firstName",)),
+    # --- phone
+    Bad("phone-with-letters", with_contact(phoneNumber="555-CALL-NOW"), ("primaryContact.phoneNumber",)),
+    Bad("phone-with-extension-x", with_contact(phoneNumber="+1 555 0147 x12"), ("primaryContact.phoneNumber",)),
+    Bad("phone-empty-string", with_contact(phoneNumber=""), ("primaryContact.phoneNumber",)),
+    Bad(
+        "phone-over-32-chars",
+        with_contact(phoneNumber="+1 555 0147 " + "0" * MAX_PHONE_CHARS),
+        ("primaryContact.phoneNumber",),
+    ),
+    # --- dates
+    Bad("dateAgreed-tomorrow", valid_event(dateAgreed=future(timedelta(days=1))), ("dateAgreed",)),
+    Bad("dateAgreed-past-clock-skew", valid_event(dateAgreed=future(timedelta(minutes=10))), ("dateAgreed",)),
+    Bad("dateAgreed-without-offset", valid_event(dateAgreed="2026-11-20T09:30:00"), ("dateAgreed",)),
+    Bad("dateAgreed-date-only", valid_event(dateAgreed="2026-11-20"), ("dateAgreed",)),
+    Bad("dateAgreed-us-format", valid_event(dateAgreed="11/20/2026 09:30 AM"), ("dateAgreed",)),
+    Bad("dateAgreed-impossible-day", valid_event(dateAgreed="2026-02-30T09:30:00Z"), ("dateAgreed",)),
+    Bad("dateAgreed-overflows-utc", valid_event(dateAgreed="0001-01-01T00:00:00+14:00"), ("dateAgreed",)),
+    # --- identifiers, agreement type, unknown fields
+    Bad("eventId-with-spaces", valid_event(eventId="crm 42"), ("eventId",)),
+    Bad("eventId-with-illegal-chars", valid_event(eventId="crm#42;drop"), ("eventId",)),
+    Bad("eventId-starting-with-dash", valid_event(eventId="-crm-42"), ("eventId",)),
+    Bad("eventId-empty", valid_event(eventId=""), ("eventId",)),
+    Bad("eventId-over-128-chars", valid_event(eventId="e" * (MAX_ID_CHARS + 1)), ("eventId",)),
+    Bad("correlationId-with-spaces", valid_event(correlationId="corr 1"), ("correlationId",)),
+    Bad("unknown-agreementType", valid_event(agreementType="MicrosoftPartnerAgreement"), ("agreementType",)),
+    Bad("agreementType-wrong-case", valid_event(agreementType="microsoftcustomeragreement"), ("agreementType",)),
+    Bad(
+        "typo-dateAgred",
+        valid_event(dateAgreed=..., dateAgred="2026-11-20T09:30:00Z"),
+        ("dateAgreed", "dateAgred"),
+    ),
+    Bad("unknown-top-level-field", valid_event(customerName=f"{FIRST} {LAST}"), ("customerName",)),
+    Bad("unknown-contact-field", with_contact(mobile=PHONE), ("primaryContact.mobile",)),
+    # --- CloudEvents envelope
+    Bad("cloudevent-without-data", cloud_event(data=...), ("data",)),
+    Bad("cloudevent-null-data", cloud_event(data=None), ("data",)),
+    Bad("cloudevent-data-is-a-list", cloud_event(data=[valid_event()]), ("data",)),
+    Bad("cloudevent-data-is-a-json-string", cloud_event(data=dumps(valid_event())), ("data",)),
+    Bad("cloudevent-specversion-0.3", cloud_event(specversion="0.3"), ("specversion",)),
+    Bad("cloudevent-specversion-number", cloud_event(specversion=1.0), ("specversion",)),
+    Bad("cloudevent-wrong-type", cloud_event(type="mca.customer.signed.v2"), ("type",)),
+    Bad("cloudevent-missing-source", cloud_event(source=...), ("source",)),
+    Bad("cloudevent-xml-content-type", cloud_event(datacontenttype="application/xml"), ("datacontenttype",)),
+    Bad(
+        "cloudevent-missing-id",
+        cloud_event(id=...),
+        ("id",),
+        exact=False,
+        why="data has no eventId either, so data.eventId is reported missing too",
+    ),
+    Bad(
+        "cloudevent-data-with-bad-fields",
+        cloud_event(
+            data={**with_contact(email="zephyrine@@example.com"), "eventId": "crm 42", "customerTenantId": "x"}
+        ),
+        ("data.eventId", "data.customerTenantId", "data.primaryContact.email"),
+    ),
+    Bad(
+        "cloudevent-data-missing-contact",
+        cloud_event(data=valid_event(eventId=..., primaryContact=...)),
+        ("data.primaryContact",),
+    ),
+    Bad(
+        "cloudevent-bad-envelope-and-bad-data",
+        cloud_event(type="other", data=valid_event(dateAgreed="2026-11-20")),
+        ("type", "data.dateAgreed"),
+    ),
+)
+
+
+def _strings_under_personal_keys(doc: object) -> Iterator[str]:
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            if key in PERSONAL_KEYS and isinstance(value, str):
+                yield value
+            else:
+                yield from _strings_under_personal_keys(value)
+    elif isinstance(doc, list):
+        for item in doc:
+            yield from _strings_under_personal_keys(item)
+
+
+def personal_values(case: Bad) -> set[str]:
+    """Every name, email and phone the input carries (plus the fixtures' own), worth searching for."""
+    found = {FIRST, LAST, EMAIL, PHONE, *case.extra_personal}
+    doc: object = case.raw
+    if isinstance(doc, bytes):
+        try:
+            doc = doc.decode("utf-8")
+        except UnicodeDecodeError:
+            doc = None
+    if isinstance(doc, str):
+        try:
+            doc = json.loads(doc)
+        except (ValueError, RecursionError):
+            doc = None
+    found.update(_strings_under_personal_keys(doc))
+    # Whitespace-only or one-letter values cannot be searched for meaningfully; "555" alone is too common.
+    return {value.strip() for value in found if len(value.strip()) >= 4}
+
+
+def rejection(raw: bytes | str | dict[str, Any]) -> InvalidEventError:
+    with pytest.raises(InvalidEventError) as caught:
+        parse_event(raw)
+    return caught.value
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in BAD])
+def test_bad_event_names_failing_fields(case: Bad) -> None:
+    """A bad event raises InvalidEventError naming exactly (or, where the row says so, at least) its bad fields."""
+    reported = {e.field for e in rejection(case.raw).errors}
+    if case.exact:
+        assert reported == set(case.fields)
+    else:
+        assert set(case.fields) <= reported, case.why
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in BAD])
+def test_bad_event_reasons_are_readable(case: Bad) -> None:
+    """Every reported field comes with a short human sentence, not pydantic's raw message or error code."""
+    error = rejection(case.raw)
+    assert error.errors
+    for item in error.errors:
+        assert item.field
+        assert len(item.reason) >= 8
+        assert "(string_" not in item.reason
+        assert "is not valid (" not in item.reason  # the fallback for an unmapped pydantic error type
+        assert "Input should" not in item.reason
+        assert "pydantic" not in item.reason.lower()
+    assert str(error) == "; ".join(f"{e.field}: {e.reason}" for e in error.errors)
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in BAD])
+def test_bad_event_error_echoes_no_personal_data(case: Bad) -> None:
+    """The error text never contains a name, email or phone number from the input."""
+    text = str(rejection(case.raw)).casefold()
+    for value in personal_values(case):
+        assert value.casefold() not in text
+
+
+def test_bad_table_is_large_enough() -> None:
+    """The table keeps at least 45 distinct bad events with unique ids."""
+    assert len(BAD) >= 45
+    assert len({c.id for c in BAD}) == len(BAD)
+
+
+def test_every_failing_field_is_listed_at_once() -> None:
+    """An event with many problems reports every one of them in a single error, in field order."""
+    event = {
+        "eventId": "crm 42",
+        "customerTenantId": "not-a-guid",
+        "dateAgreed": "2026-11-20",
+        "primaryContact": {
+            "firstName": " ",
+            "lastName": LAST * 10,
+            "email": "zephyrine@@example.com",
+            "phoneNumber": "CALL",
+        },
+        "agreementType": "MicrosoftPartnerAgreement",
+        "correlationId": "a b",
+        "templateId": "latest",
+        "dateAgred": "2026-11-20T09:30:00Z",
+    }
+    error = rejection(dumps(event))
+    assert [e.field for e in error.errors] == [
+        "eventId",
+        "customerTenantId",
+        "dateAgreed",
+        "primaryContact.firstName",
+        "primaryContact.lastName",
+        "primaryContact.email",
+        "primaryContact.phoneNumber",
+        "agreementType",
+        "correlationId",
+        "templateId",
+        "dateAgred",
+    ]
+    assert LAST.casefold() not in str(error).casefold()
+
+
+def test_size_limits_are_the_documented_ones() -> None:
+    """The limits docs/event-contract.md quotes are the ones the parser enforces."""
+    assert (MAX_BODY_BYTES, MAX_NAME_CHARS, MAX_EMAIL_CHARS, MAX_PHONE_CHARS, MAX_ID_CHARS) == (
+        65536,
+        100,
+        254,
+        32,
+        128,
+    )
+
+
+def test_name_at_limit_is_accepted_and_one_over_is_not() -> None:
+    """A 100-character name passes; 101 characters fail on that field."""
+    parse_event(with_contact(firstName="Z" * MAX_NAME_CHARS))
+    error = rejection(with_contact(firstName="Z" * (MAX_NAME_CHARS + 1)))
+    assert [(e.field, e.reason) for e in error.errors] == [
+        ("primaryContact.firstName", "must be at most 100 characters")
+    ]
+
+
+# --- the unknown-templateId rule, through the use case -------------------------------------------------
+
+
+@dataclass
+class FixedMetadata:
+    """A MetadataSource that answers the same templates for every agreement type and records the asks."""
+
+    metadata: AgreementMetadata
+    asked: list[str] = field(default_factory=list)
+
+    async def get(self, agreement_type: str) -> AgreementMetadata:
+        self.asked.append(agreement_type)
+        return self.metadata
+
+
+@dataclass
+class RecordingApi:
+    """An AttestationApi that records each POST and answers 201."""
+
+    calls: list[tuple[AgreementRequest, str, str]] = field(default_factory=list)
+
+    async def create_customer_agreement(
+        self, request: AgreementRequest, *, request_id: str, correlation_id: str
+    ) -> CreatedAgreement:
+        self.calls.append((request, request_id, correlation_id))
+        return CreatedAgreement(user_id="user-1", ids=RequestIds(request_id=request_id, correlation_id=correlation_id))
+
+
+def mca_metadata() -> AgreementMetadata:
+    return AgreementMetadata(
+        agreement_type=MCA,
+        templates=(
+            AgreementTemplate(CURRENT_TEMPLATE, MCA, "https://example.com/mca", 2),
+            AgreementTemplate("0a5d2f7e-0000-4000-8000-000000000001", MCA, "https://example.com/mca-old", 1),
+        ),
+        fetched_at=datetime(2026, 11, 21, 6, 0, tzinfo=UTC),
+    )
+
+
+async def test_unknown_template_id_is_dead_lettered_without_a_call() -> None:
+    """An override templateId that the metadata does not list dead-letters as InvalidEvent naming templateId."""
+    api, metadata = RecordingApi(), FixedMetadata(mca_metadata())
+    body = dumps(valid_event(templateId="9d0c6a57-1b2e-4f3a-8c4d-5e6f7a8b9c0d"))
+
+    outcome = await Attestor(api, metadata).attest_body(body)
+
+    assert isinstance(outcome, DeadLetter)
+    assert outcome.reason is DeadLetterReason.INVALID_EVENT
+    assert "templateId" in outcome.description
+    assert outcome.event_id == "crm-42"
+    assert api.calls == []
+    assert metadata.asked == [MCA]
+
+
+async def test_known_template_id_in_other_case_is_posted() -> None:
+    """An override templateId the metadata lists (in any letter case) is posted, canonicalised to lowercase."""
+    api = RecordingApi()
+    body = dumps(valid_event(templateId=CURRENT_TEMPLATE.upper()))
+
+    outcome = await Attestor(api, FixedMetadata(mca_metadata())).attest_body(body)
+
+    assert not isinstance(outcome, DeadLetter)
+    assert [request.template_id for request, _, _ in api.calls] == [CURRENT_TEMPLATE]
+
+
+async def test_invalid_body_is_dead_lettered_without_metadata_or_call() -> None:
+    """A body failing the contract dead-letters as InvalidEvent listing the field, echoing no personal data."""
+    api, metadata = RecordingApi(), FixedMetadata(mca_metadata())
+    body = dumps(with_contact(email="zephyrine@@example.com"))
+
+    outcome = await Attestor(api, metadata).attest_body(body)
+
+    assert isinstance(outcome, DeadLetter)
+    assert outcome.reason is DeadLetterReason.INVALID_EVENT
+    assert "primaryContact.email" in outcome.description
+    assert "zephyrine" not in outcome.description.casefold()
+    assert (api.calls, metadata.asked) == ([], [])

@@ -1,0 +1,235 @@
+"""Good events: what ``parse_event`` accepts and how it normalises what it accepts."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from shared.contract import InvalidEventError, SignedAgreementEvent, parse_event
+
+FIRST = "Zephyrine"
+LAST = "Quillfeather"
+EMAIL = "zephyrine.quillfeather@contoso.example.com"
+PHONE = "+1 555 0147"
+TENANT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+TEMPLATE = "117a2bd2-6a5d-4c2b-9d3b-1f4a5e6b7c80"
+
+
+def valid_event(**overrides: Any) -> dict[str, Any]:
+    """A valid bare event; ``overrides`` replace top-level fields (``...`` removes one)."""
+    event: dict[str, Any] = {
+        "eventId": "crm-42",
+        "customerTenantId": TENANT,
+        "dateAgreed": "2026-11-20T09:30:00Z",
+        "primaryContact": {"firstName": FIRST, "lastName": LAST, "email": EMAIL, "phoneNumber": PHONE},
+    }
+    for key, value in overrides.items():
+        if value is ...:
+            del event[key]
+        else:
+            event[key] = value
+    return event
+
+
+def cloud_event(data: dict[str, Any], **attributes: Any) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": "ce-7f3a",
+        "type": "mca.customer.signed.v1",
+        "source": "/crm/contoso",
+        "datacontenttype": "application/json",
+        "data": data,
+        **attributes,
+    }
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        pytest.param(lambda doc: json.dumps(doc).encode(), id="bytes"),
+        pytest.param(json.dumps, id="text"),
+        pytest.param(lambda doc: doc, id="mapping"),
+    ],
+)
+def test_good_event_parses_from_bytes_text_or_mapping(encode: Any) -> None:
+    """A valid event parses the same from UTF-8 bytes, text or an already-decoded mapping."""
+    event = parse_event(encode(valid_event(correlationId="corr-1", templateId=TEMPLATE)))
+
+    assert isinstance(event, SignedAgreementEvent)
+    assert event.event_id == "crm-42"
+    assert event.customer_tenant_id == TENANT
+    assert event.date_agreed == datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+    assert event.primary_contact.first_name == FIRST
+    assert event.primary_contact.last_name == LAST
+    assert event.primary_contact.email == EMAIL
+    assert event.primary_contact.phone_number == PHONE
+    assert event.correlation_id == "corr-1"
+    assert event.template_id == TEMPLATE
+
+
+def test_optional_fields_may_be_absent_or_null() -> None:
+    """phoneNumber, correlationId and templateId are optional and may be null."""
+    contact = {"firstName": FIRST, "lastName": LAST, "email": EMAIL}
+    absent = parse_event(valid_event(primaryContact=contact))
+    null = parse_event(
+        valid_event(primaryContact={**contact, "phoneNumber": None}, correlationId=None, templateId=None)
+    )
+
+    for event in (absent, null):
+        assert (event.primary_contact.phone_number, event.correlation_id, event.template_id) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("date_agreed", "expected_utc"),
+    [
+        pytest.param("2026-11-20T09:30:00+01:00", datetime(2026, 11, 20, 8, 30, tzinfo=UTC), id="plus-one-hour"),
+        pytest.param("2026-11-20T09:30:00-05:00", datetime(2026, 11, 20, 14, 30, tzinfo=UTC), id="minus-five-hours"),
+        pytest.param("2026-11-20T00:30:00+05:30", datetime(2026, 11, 19, 19, 0, tzinfo=UTC), id="crosses-midnight"),
+        pytest.param("2026-11-20T09:30:00.250Z", datetime(2026, 11, 20, 9, 30, 0, 250_000, tzinfo=UTC), id="millis-z"),
+    ],
+)
+def test_date_agreed_is_normalised_to_utc(date_agreed: str, expected_utc: datetime) -> None:
+    """dateAgreed with any offset is stored as the same instant in UTC."""
+    event = parse_event(valid_event(dateAgreed=date_agreed))
+
+    assert event.date_agreed == expected_utc
+    assert event.date_agreed.tzinfo is UTC
+
+
+def test_date_within_clock_skew_is_accepted() -> None:
+    """A dateAgreed up to five minutes ahead of our clock (here one minute) is accepted."""
+    ahead = datetime.now(UTC) + timedelta(minutes=1)
+
+    event = parse_event(valid_event(dateAgreed=ahead.isoformat()))
+
+    assert event.date_agreed == ahead
+
+
+@pytest.mark.parametrize(
+    "tenant",
+    [
+        pytest.param("3FA85F64-5717-4562-B3FC-2C963F66AFA6", id="upper-case"),
+        pytest.param("3Fa85f64-5717-4562-B3fc-2C963f66afA6", id="mixed-case"),
+        pytest.param("{3fa85f64-5717-4562-b3fc-2c963f66afa6}", id="braces"),
+        pytest.param("3fa85f6457174562b3fc2c963f66afa6", id="no-hyphens"),
+        pytest.param("  3fa85f64-5717-4562-b3fc-2c963f66afa6 ", id="surrounding-spaces"),
+    ],
+)
+def test_guid_is_normalised_to_lowercase_canonical(tenant: str) -> None:
+    """customerTenantId and templateId are stored as lowercase hyphenated GUIDs whatever form they came in."""
+    event = parse_event(valid_event(customerTenantId=tenant, templateId=tenant))
+
+    assert event.customer_tenant_id == TENANT
+    assert event.template_id == TENANT
+
+
+def test_default_agreement_type_is_mca() -> None:
+    """Without agreementType the event is a Microsoft Customer Agreement."""
+    assert parse_event(valid_event()).agreement_type == "MicrosoftCustomerAgreement"
+
+
+def test_microsoft_cloud_agreement_is_allowed() -> None:
+    """agreementType MicrosoftCloudAgreement is accepted as is."""
+    event = parse_event(valid_event(agreementType="MicrosoftCloudAgreement"))
+
+    assert event.agreement_type == "MicrosoftCloudAgreement"
+
+
+def test_names_and_phone_are_trimmed() -> None:
+    """Surrounding whitespace is removed from names and the phone number."""
+    event = parse_event(
+        valid_event(
+            primaryContact={
+                "firstName": f" {FIRST}\t",
+                "lastName": f"{LAST} ",
+                "email": EMAIL,
+                "phoneNumber": f" {PHONE} ",
+            }
+        )
+    )
+
+    assert (event.primary_contact.first_name, event.primary_contact.last_name) == (FIRST, LAST)
+    assert event.primary_contact.phone_number == PHONE
+
+
+def test_names_may_use_any_script() -> None:
+    """Names with accents, apostrophes, hyphens and non-Latin scripts are kept unchanged."""
+    contact = {"firstName": "Zoë-Anne", "lastName": "O'Brien 山田", "email": EMAIL}
+
+    event = parse_event(valid_event(primaryContact=contact))
+
+    assert (event.primary_contact.first_name, event.primary_contact.last_name) == ("Zoë-Anne", "O'Brien 山田")
+
+
+def test_cloud_event_takes_event_id_from_envelope_id() -> None:
+    """A CloudEvents envelope whose data has no eventId uses the envelope `id` as the event id."""
+    event = parse_event(json.dumps(cloud_event(valid_event(eventId=...))))
+
+    assert event.event_id == "ce-7f3a"
+    assert event.customer_tenant_id == TENANT
+    assert event.primary_contact.email == EMAIL
+
+
+def test_cloud_event_prefers_event_id_from_data() -> None:
+    """A CloudEvents envelope whose data carries eventId keeps the data's eventId."""
+    event = parse_event(json.dumps(cloud_event(valid_event(eventId="crm-42"))))
+
+    assert event.event_id == "crm-42"
+
+
+def test_cloud_event_extension_attributes_are_ignored() -> None:
+    """Extra CloudEvents attributes (time, subject, extensions) and a missing datacontenttype are fine."""
+    envelope = cloud_event(valid_event(eventId=...), time="2026-11-20T09:31:00Z", subject=TENANT, traceparent="00-x")
+    del envelope["datacontenttype"]
+
+    assert parse_event(envelope).event_id == "ce-7f3a"
+
+
+def test_repr_hides_contact_details() -> None:
+    """repr and str of an event show ids and the date but no name, email or phone number."""
+    event = parse_event(valid_event())
+
+    for text in (repr(event), str(event), repr(event.primary_contact), str(event.primary_contact)):
+        for personal in (FIRST, LAST, EMAIL, PHONE, "zephyrine", "555"):
+            assert personal not in text
+    assert "crm-42" in repr(event)
+
+
+def test_event_is_frozen() -> None:
+    """A parsed event cannot be changed after validation."""
+    event = parse_event(valid_event())
+
+    with pytest.raises(ValidationError):
+        event.event_id = "other"  # type: ignore[misc]
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "events.jsonl"
+# eventId → the field examples/README.md says the line fails on; every other line is valid.
+INVALID_EXAMPLES = {
+    "crm-2026-0009": "primaryContact.email",
+    "crm-2026-0010": "customerTenantId",
+    "crm-2026-0011": "dateAgreed",
+}
+
+
+def test_example_events_parse_as_documented() -> None:
+    """Each line of examples/events.jsonl is valid, or fails on the one field examples/README.md names."""
+    outcomes: list[tuple[str, str]] = []
+    for line in EXAMPLES.read_text(encoding="utf-8").splitlines():
+        doc = json.loads(line)
+        event_id = doc.get("eventId") or doc["id"]
+        try:
+            parse_event(line)
+        except InvalidEventError as exc:
+            outcomes.append((event_id, ",".join(e.field for e in exc.errors)))
+        else:
+            outcomes.append((event_id, "valid"))
+
+    assert 12 <= len(outcomes) <= 20
+    assert {eid: fields for eid, fields in outcomes if fields != "valid"} == INVALID_EXAMPLES
+    assert len(outcomes) - len(dict(outcomes)) == 1  # exactly one duplicated eventId
