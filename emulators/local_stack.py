@@ -7,14 +7,17 @@ example events, prints the report, and stops everything it started.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -26,6 +29,11 @@ START_TIMEOUT_SECONDS = 30
 class LocalSimulator:
     base_url: str
     token_url: str
+
+    def stats(self) -> dict[str, Any]:
+        """The simulator's counters, from its control API."""
+        with urllib.request.urlopen(self.base_url + "/_simulator/stats", timeout=10) as response:  # noqa: S310 — loopback
+            return dict(json.loads(response.read()))
 
     def app_settings(self, cache_dir: Path) -> dict[str, str]:
         return simulator_app_settings(self.base_url, self.token_url, cache_dir)
@@ -88,7 +96,9 @@ def _read_line(process: subprocess.Popen[str]) -> str:
 def run_command(args: list[str], env: Mapping[str, str]) -> int:
     """Run ``mca-attest ARGS`` as a user would, sharing this terminal."""
     print(f"\n$ mca-attest {' '.join(args)}", flush=True)
-    return subprocess.call([sys.executable, "-m", "shared.cli.main", *args], cwd=REPO, env=dict(env))  # noqa: S603
+    # Retries and faults are logged in full to reports/demo.log.jsonl; the console shows errors only.
+    logging = ["--log-level", "ERROR", "--log-file", str(REPORTS / "demo.log.jsonl")]
+    return subprocess.call([sys.executable, "-m", "shared.cli.main", *logging, *args], cwd=REPO, env=dict(env))  # noqa: S603
 
 
 def main() -> int:
@@ -107,9 +117,16 @@ def main() -> int:
         )
         # The examples hold deliberate mistakes, so exit 1 ("some events failed") is the expected answer.
         print(f"\nmca-attest exited {code} (1 = some events failed, as the examples intend); report: {report}")
-        print("\nThe same file again: what was attested comes back already_attested — nothing is posted twice.")
+        first_count = simulator.stats()["attestations"]
+        print("\nThe same file again: every request carries the same MS-RequestId as before (derived from the")
+        print("event id and body), so nothing is attested twice.")
         again = run_command(["attest", str(EXAMPLES / "events.jsonl"), "--retry-base-seconds", "1"], env)
-        return 0 if code in (0, 1) and again in (0, 1) else 1
+        stats = simulator.stats()
+        print(
+            f"\nPartner Center holds {stats['attestations']} attestations after two runs "
+            f"({first_count} after the first; {stats['replays']} requests answered from MS-RequestId replay)."
+        )
+        return 0 if code in (0, 1) and again in (0, 1) and stats["attestations"] == first_count else 1
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ from rich.table import Table
 
 from shared.bootstrap import open_services
 from shared.cli.bulk import SUCCESSFUL, BulkResult, ResultStatus, attest_all, summarize, validate_records, write_report
+from shared.cli.dlq_command import dlq
 from shared.cli.event_files import UnsupportedFileError, read_records
+from shared.cli.publish_command import publish
 from shared.observability import configure_logging
 from shared.settings import MissingSettingError, Settings
 from shared.settlement import RedeliveryPolicy
@@ -89,7 +91,7 @@ def _progress() -> Progress:
 
 def print_results(results: list[BulkResult]) -> None:
     """A table of every result, then the totals."""
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)
     table = Table(title="Attestation results")
     for column in ("line", "event id", "customer", "status", "reason", "detail"):
         table.add_column(column, overflow="fold")
@@ -112,6 +114,10 @@ def _register_subcommands() -> None:
 
 
 _register_subcommands()
+
+
+cli.add_command(publish)
+cli.add_command(dlq)
 
 
 def main() -> None:
