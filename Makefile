@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 AZURITE_VERSION := 3.37.0
 
-.PHONY: run test lint typecheck pytest bench azurite clean
+.PHONY: run test lint typecheck infra-check pytest bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,11 @@ typecheck: $(BIN)/.installed
 pytest: $(BIN)/.installed .tools/node_modules/.bin/azurite
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+# Bicep: checkov (pinned, in its own venv under .tools/) and a parse of every file.
+infra-check:
+	bash infra/checks/run.sh
+
+test: lint typecheck infra-check pytest
 
 bench: $(BIN)/.installed
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
