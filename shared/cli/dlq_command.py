@@ -108,13 +108,21 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
         sys.exit(EXIT_SOME_FAILED)
 
 
-def _dead_letter_peeker(client: ServiceBusClient, queue: str) -> ServiceBusReceiver:
-    return client.get_queue_receiver(queue, sub_queue=ServiceBusSubQueue.DEAD_LETTER)
+def _dead_letter_receiver(client: ServiceBusClient, queue: str) -> ServiceBusReceiver:
+    """A peek-lock receiver of the DLQ: peeking with it locks nothing; receiving locks what it receives."""
+    return client.get_queue_receiver(
+        queue, sub_queue=ServiceBusSubQueue.DEAD_LETTER, receive_mode=ServiceBusReceiveMode.PEEK_LOCK
+    )
 
 
 async def _matching(queue: str, selection: DeadLetterFilter, limit: int | None = None) -> list[DeadLetterRecord]:
-    async with open_client_from_environment() as client, _dead_letter_peeker(client, queue) as peeker:
+    async with open_client_from_environment() as client, _dead_letter_receiver(client, queue) as peeker:
         return await find_matching(peeker, selection, limit=limit)
+
+
+def _stdout() -> Console:
+    """Tables on stdout; wide enough to stay readable when piped to a file or a pager."""
+    return Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _progress(console: Console) -> Progress:
@@ -158,7 +166,7 @@ def list_command(
         document = {"queue": queue, "count": len(records), "messages": [summary_document(r) for r in records]}
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return
-    out = Console()
+    out = _stdout()
     table = Table(title=f"Dead-lettered messages of {queue}")
     for column in ("seq", "enqueued (UTC)", "reason", "description", "event id", "customer", "deliveries"):
         table.add_column(column, overflow="fold")
@@ -189,7 +197,7 @@ def show(sequence_number: int, queue: str, as_json: bool) -> None:
     """
 
     async def fetch() -> DeadLetterRecord | None:
-        async with open_client_from_environment() as client, _dead_letter_peeker(client, queue) as peeker:
+        async with open_client_from_environment() as client, _dead_letter_receiver(client, queue) as peeker:
             return await peek_one(peeker, sequence_number)
 
     record = _run(fetch())
@@ -200,7 +208,7 @@ def show(sequence_number: int, queue: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return
-    out = Console()
+    out = _stdout()
     table = Table(title=f"Dead-lettered message {sequence_number}", show_header=False)
     table.add_column("property", style="bold")
     table.add_column("value", overflow="fold")
@@ -232,7 +240,7 @@ def export(
     """Write every matching message, all properties and body, to a JSONL file (a backup; holds personal data)."""
     records = _run(_matching(queue, _selection(reasons, since, until, customer, event_id)))
     count = write_export(records, out_file)
-    Console().print(f"exported {count} messages to {out_file}")
+    _stdout().print(f"exported {count} messages to {out_file}")
 
 
 def _edits(sets: tuple[str, ...], unsets: tuple[str, ...]) -> list[FieldEdit]:
@@ -280,7 +288,7 @@ def replay_command(
     """
     selection = _selection(reasons, since, until, customer, event_id)
     edits = _edits(sets, unsets)
-    out = Console()
+    out = _stdout()
     if dry_run:
         plans = plan_replays(_run(_matching(queue, selection, limit)), edits)
         table = Table(title="Would replay (dry run)")
@@ -299,15 +307,11 @@ def replay_command(
     err = Console(stderr=True)
 
     async def run() -> ReplaySummary:
-        async with open_client_from_environment() as client:
-            async with _dead_letter_peeker(client, queue) as peeker:
-                expected = len(await find_matching(peeker, selection, limit=limit))
+        async with open_client_from_environment() as client, _dead_letter_receiver(client, queue) as receiver:
+            expected = len(await find_matching(receiver, selection, limit=limit))  # peeking locks nothing
             if not expected:
                 return ReplaySummary((), 0)
-            receiver = client.get_queue_receiver(
-                queue, sub_queue=ServiceBusSubQueue.DEAD_LETTER, receive_mode=ServiceBusReceiveMode.PEEK_LOCK
-            )
-            async with receiver, client.get_queue_sender(queue) as sender:
+            async with client.get_queue_sender(queue) as sender:
                 with _progress(err) as progress:
                     task = progress.add_task(f"replaying to {queue}", total=expected)
                     return await replay(
@@ -361,7 +365,7 @@ def purge(
     Messages that arrive after the export are never deleted. Exit 1 if not every exported message could
     be deleted (someone else may have removed it meanwhile), 2 without confirmation.
     """
-    out = Console()
+    out = _stdout()
     err = Console(stderr=True)
     if export_to.exists():
         err.print(f"[red]error:[/] {export_to} exists; choose a new file so no earlier backup is overwritten")
@@ -382,19 +386,15 @@ def purge(
     out.print(f"exported {exported} messages to {export_to}")
 
     async def run() -> int:
-        async with open_client_from_environment() as client:
-            receiver = client.get_queue_receiver(
-                queue, sub_queue=ServiceBusSubQueue.DEAD_LETTER, receive_mode=ServiceBusReceiveMode.PEEK_LOCK
-            )
-            async with receiver:
-                with _progress(err) as progress:
-                    task = progress.add_task("deleting", total=len(records))
-                    return await delete_exported(
-                        receiver,
-                        [r.sequence_number for r in records],
-                        max_wait_time=max_wait,
-                        on_deleted=lambda _: progress.advance(task),
-                    )
+        async with open_client_from_environment() as client, _dead_letter_receiver(client, queue) as receiver:
+            with _progress(err) as progress:
+                task = progress.add_task("deleting", total=len(records))
+                return await delete_exported(
+                    receiver,
+                    [r.sequence_number for r in records],
+                    max_wait_time=max_wait,
+                    on_deleted=lambda _: progress.advance(task),
+                )
 
     deleted = _run(run())
     out.print(f"deleted={deleted} of exported={exported}")

@@ -55,7 +55,7 @@ def publish(file: Path, dry_run: bool, batch_size: int, queue: str) -> None:
     content type application/json. Connection: ServiceBusConnection__fullyQualifiedNamespace (managed
     identity) or ServiceBusConnection (local emulator). Exit 1 if any record was invalid, 2 on usage errors.
     """
-    out = Console()
+    out = _stdout()
     err = Console(stderr=True)
     try:
         records = read_records(file)
@@ -108,6 +108,11 @@ async def _publish(
                 progress.advance(task, count)
 
             await publish_events(sender, events, batch_size=batch_size, on_sent=advance)
+
+
+def _stdout() -> Console:
+    """Tables on stdout; wide enough to stay readable when piped to a file or a pager."""
+    return Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _progress(console: Console) -> Progress:

@@ -1,0 +1,102 @@
+"""Publish validated events to the Service Bus queue the attestation consumer reads, as a CRM would.
+
+One event becomes one message:
+
+==================  ===========================================================================
+body                the event as canonical JSON (contract v1, aliases, no nulls), UTF-8
+message_id          the event id, so the queue's duplicate detection drops a resend of the same
+                    event within its history window (and the consumer is idempotent after that)
+correlation_id      the event's ``correlationId``, when it has one
+content_type        ``application/json``
+subject             ``EVENT_TYPE`` (``mca.customer.signed.v1``)
+==================  ===========================================================================
+
+Messages go out in batches from ``create_message_batch``: a batch is sent when it holds ``batch_size``
+messages or the next message does not fit, and a new batch is started. Functions here take the sender
+from outside (a ``ServiceBusSender``, or a test's recording fake); they open no connection themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from azure.servicebus import ServiceBusMessage, ServiceBusMessageBatch
+from azure.servicebus.exceptions import MessageSizeExceededError
+
+from shared.contract import EVENT_TYPE, SignedAgreementEvent
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/json"
+DEFAULT_BATCH_SIZE = 100
+
+
+class BatchSender(Protocol):
+    """The part of ``azure.servicebus.aio.ServiceBusSender`` publishing uses."""
+
+    async def create_message_batch(self, max_size_in_bytes: int | None = None) -> ServiceBusMessageBatch: ...
+
+    async def send_messages(self, message: ServiceBusMessageBatch) -> None: ...
+
+
+def canonical_body(event: SignedAgreementEvent) -> bytes:
+    """The event as compact JSON with contract field names; absent optional fields are left out."""
+    doc = event.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def event_message(event: SignedAgreementEvent) -> ServiceBusMessage:
+    """The Service Bus message for ``event`` (see the table in the module docstring)."""
+    return ServiceBusMessage(
+        canonical_body(event),
+        message_id=event.event_id,
+        correlation_id=event.correlation_id,
+        content_type=CONTENT_TYPE,
+        subject=EVENT_TYPE,
+    )
+
+
+async def publish_events(
+    sender: BatchSender,
+    events: Sequence[SignedAgreementEvent],
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_sent: Callable[[int], None] = lambda _: None,
+) -> int:
+    """Send ``events`` in batches of at most ``batch_size``; ``on_sent(n)`` after each batch. Returns batches sent.
+
+    A message too large for an empty batch raises ``MessageSizeExceededError`` (a contract-valid event is
+    far smaller than any Service Bus limit). A send failure propagates: the batches before it were sent,
+    and sending the whole file again is safe (duplicate detection, then the idempotent consumer).
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    batches = 0
+    batch = await sender.create_message_batch()
+    for event in events:
+        message = event_message(event)
+        if len(batch) >= batch_size:
+            batches += await _send(sender, batch, on_sent)
+            batch = await sender.create_message_batch()
+        try:
+            batch.add_message(message)
+        except MessageSizeExceededError:
+            if len(batch) == 0:
+                raise
+            batches += await _send(sender, batch, on_sent)
+            batch = await sender.create_message_batch()
+            batch.add_message(message)
+    if len(batch):
+        batches += await _send(sender, batch, on_sent)
+    return batches
+
+
+async def _send(sender: BatchSender, batch: ServiceBusMessageBatch, on_sent: Callable[[int], None]) -> int:
+    count = len(batch)
+    await sender.send_messages(batch)
+    log.info("publish.batch_sent", extra={"messages": count})
+    on_sent(count)
+    return 1

@@ -1,0 +1,510 @@
+"""Dead-letter operations over recording fakes: reading, filtering, paging, editing, replay and purge."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.servicebus import ServiceBusMessage
+from azure.servicebus.exceptions import MessageLockLostError, ServiceBusError
+from click.testing import CliRunner
+
+from shared.cli.main import cli
+from shared.contract import InvalidEventError, parse_event
+from shared.dead_letters import (
+    DeadLetterFilter,
+    DeadLetterRecord,
+    EditError,
+    FieldEdit,
+    ReplayStatus,
+    apply_edits,
+    build_replay,
+    delete_exported,
+    find_matching,
+    peek_all,
+    peek_one,
+    plan_replays,
+    replay,
+    replay_message_id,
+    summary_document,
+    write_export,
+)
+
+TENANT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+OTHER_TENANT = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+EMAIL = "ada@contoso.example.com"
+T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+
+
+def event_doc(event_id: str = "crm-1", tenant: str = TENANT, **overrides: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "eventId": event_id,
+        "customerTenantId": tenant,
+        "dateAgreed": "2025-11-20T09:30:00Z",
+        "primaryContact": {"firstName": "Ada", "lastName": "Lovelace", "email": EMAIL},
+    }
+    doc.update(overrides)
+    return doc
+
+
+def body_of(doc: Any) -> bytes:
+    return json.dumps(doc).encode("utf-8")
+
+
+@dataclass
+class FakeMessage:
+    """The attributes of ``ServiceBusReceivedMessage`` the code reads."""
+
+    sequence_number: int
+    body: bytes = b"{}"
+    dead_letter_reason: str | None = "InvalidEvent"
+    dead_letter_error_description: str | None = "primaryContact.email: must be a valid email address"
+    enqueued_time_utc: datetime | None = T0
+    delivery_count: int | None = 1
+    message_id: str | None = "crm-1"
+    correlation_id: str | None = None
+    content_type: str | None = "application/json"
+    subject: str | None = "mca.customer.signed.v1"
+    application_properties: dict[Any, Any] | None = field(default_factory=dict)
+
+
+def dead_letter(sequence_number: int, event_id: str = "", **kwargs: Any) -> FakeMessage:
+    event_id = event_id or f"crm-{sequence_number}"
+    kwargs.setdefault("body", body_of(event_doc(event_id)))
+    kwargs.setdefault("message_id", event_id)
+    kwargs.setdefault(
+        "application_properties",
+        {b"DeadLetterReason": b"InvalidEvent", b"DeadLetterErrorDescription": b"bad", b"mca-attempt": 0},
+    )
+    return FakeMessage(sequence_number, **kwargs)
+
+
+def record(message: FakeMessage) -> DeadLetterRecord:
+    return DeadLetterRecord.from_message(message)  # type: ignore[arg-type]
+
+
+class FakeDeadLetterQueue:
+    """A DLQ with peek, peek-lock receive, complete and abandon; every settlement goes to ``journal``."""
+
+    def __init__(self, messages: list[FakeMessage], journal: list[tuple[str, Any]] | None = None) -> None:
+        self.messages = sorted(messages, key=lambda m: m.sequence_number)
+        self.locked: set[int] = set()
+        self.journal = journal if journal is not None else []
+        self.peeks: list[int] = []
+        self.receive_waits: list[float | None] = []
+        self.fail_complete: set[int] = set()
+
+    async def peek_messages(self, max_message_count: int = 1, *, sequence_number: int = 0) -> list[FakeMessage]:
+        self.peeks.append(sequence_number)
+        return [m for m in self.messages if m.sequence_number >= sequence_number][:max_message_count]
+
+    async def receive_messages(
+        self, max_message_count: int | None = 1, max_wait_time: float | None = None
+    ) -> list[FakeMessage]:
+        self.receive_waits.append(max_wait_time)
+        available = [m for m in self.messages if m.sequence_number not in self.locked][: max_message_count or 1]
+        self.locked.update(m.sequence_number for m in available)
+        return available
+
+    async def complete_message(self, message: FakeMessage) -> None:
+        if message.sequence_number in self.fail_complete:
+            raise MessageLockLostError(message="lock lost")
+        self.journal.append(("complete", message.sequence_number))
+        self.messages.remove(message)
+        self.locked.discard(message.sequence_number)
+
+    async def abandon_message(self, message: FakeMessage) -> None:
+        self.journal.append(("abandon", message.sequence_number))
+        self.locked.discard(message.sequence_number)
+
+
+class FakeSender:
+    """Records every message sent, into the shared journal too."""
+
+    def __init__(self, journal: list[tuple[str, Any]], fail: bool = False) -> None:
+        self.journal = journal
+        self.sent: list[ServiceBusMessage] = []
+        self.fail = fail
+
+    async def send_messages(self, message: ServiceBusMessage) -> None:
+        if self.fail:
+            raise ServiceBusError("link detached")
+        self.journal.append(("send", message.message_id))
+        self.sent.append(message)
+
+
+def sent_properties(message: ServiceBusMessage) -> dict[str, Any]:
+    return {str(k): v for k, v in (message.application_properties or {}).items()}
+
+
+# --- reading -------------------------------------------------------------------------------------------------
+
+
+def test_record_reads_broker_properties_and_ids_from_the_body() -> None:
+    """A record carries the reason, description, delivery count and the eventId/customer of the body."""
+    r = record(dead_letter(7, "crm-7", delivery_count=3, correlation_id="corr"))
+    assert (r.sequence_number, r.reason, r.delivery_count, r.correlation_id) == (7, "InvalidEvent", 3, "corr")
+    assert (r.event_id, r.customer_id) == ("crm-7", TENANT)
+    assert r.application_properties["DeadLetterReason"] == "InvalidEvent"  # bytes keys and values as text
+
+
+def test_record_reads_ids_inside_a_cloudevents_envelope() -> None:
+    """In a CloudEvents body the event id is data.eventId or the envelope id, the customer is in data."""
+    data = event_doc()
+    del data["eventId"]
+    envelope = {"specversion": "1.0", "id": "ce-9", "type": "mca.customer.signed.v1", "source": "crm", "data": data}
+    r = record(dead_letter(1, body=body_of(envelope)))
+    assert (r.event_id, r.customer_id) == ("ce-9", TENANT)
+
+
+@pytest.mark.parametrize("body", [b"not json", b"\xff\xfe\x00", b"[1, 2]", b'{"eventId": 5}'])
+def test_record_tolerates_bodies_that_do_not_parse(body: bytes) -> None:
+    """A body that is not a JSON object with string ids gives empty ids, not an error."""
+    r = record(dead_letter(1, body=body))
+    assert (r.event_id, r.customer_id) == ("", "")
+    assert r.body == body
+
+
+def test_summary_document_has_no_body_or_contact_details() -> None:
+    """What ``list`` prints holds ids and reasons only."""
+    doc = summary_document(record(dead_letter(1)))
+    assert EMAIL not in json.dumps(doc)
+    assert doc["eventId"] == "crm-1"
+
+
+# --- filtering -----------------------------------------------------------------------------------------------
+
+
+def test_empty_filter_matches_everything() -> None:
+    """No filter options select every message, even one without a parsable body."""
+    assert DeadLetterFilter().matches(record(dead_letter(1, body=b"??")))
+
+
+def test_filter_by_reason_ignores_case() -> None:
+    """--reason selects by dead-letter reason, case-insensitively, any of several."""
+    r = record(dead_letter(1, dead_letter_reason="RetriesExhausted"))
+    assert DeadLetterFilter(reasons=frozenset({"retriesexhausted"})).matches(r)
+    assert DeadLetterFilter(reasons=frozenset({"InvalidEvent", "RetriesExhausted"})).matches(r)
+    assert not DeadLetterFilter(reasons=frozenset({"InvalidEvent"})).matches(r)
+
+
+def test_filter_by_time_window_is_inclusive_and_reads_naive_times_as_utc() -> None:
+    """--since/--until bound the enqueued time inclusively; a time without offset is UTC."""
+    r = record(dead_letter(1, enqueued_time_utc=T0))
+    assert DeadLetterFilter(since=T0, until=T0).matches(r)
+    assert DeadLetterFilter(since=T0.replace(tzinfo=None)).matches(r)
+    assert not DeadLetterFilter(since=T0 + timedelta(seconds=1)).matches(r)
+    assert not DeadLetterFilter(until=T0 - timedelta(seconds=1)).matches(r)
+    assert not DeadLetterFilter(since=T0).matches(record(dead_letter(2, enqueued_time_utc=None)))
+
+
+def test_filter_by_customer_and_event_id() -> None:
+    """--customer and --event-id compare with the ids read from the body."""
+    r = record(dead_letter(1, "crm-1"))
+    assert DeadLetterFilter(customer_id=TENANT.upper(), event_id="crm-1").matches(r)
+    assert not DeadLetterFilter(customer_id=OTHER_TENANT).matches(r)
+    assert not DeadLetterFilter(event_id="crm-2").matches(r)
+
+
+# --- browsing ------------------------------------------------------------------------------------------------
+
+
+async def test_peek_all_pages_through_the_whole_queue() -> None:
+    """Peeking continues from the last sequence number + 1 until a page comes back empty."""
+    queue = FakeDeadLetterQueue([dead_letter(n) for n in range(1, 251)])
+    records = [r async for r in peek_all(queue, page_size=100)]  # type: ignore[arg-type]
+    assert [r.sequence_number for r in records] == list(range(1, 251))
+    assert queue.peeks == [1, 101, 201, 251]
+
+
+async def test_find_matching_filters_and_stops_at_the_limit() -> None:
+    """Only matching messages are returned, at most ``limit``."""
+    messages = [
+        dead_letter(n, dead_letter_reason="RetriesExhausted" if n % 2 else "InvalidEvent") for n in range(1, 11)
+    ]
+    queue = FakeDeadLetterQueue(messages)
+    found = await find_matching(queue, DeadLetterFilter(reasons=frozenset({"RetriesExhausted"})), limit=3)  # type: ignore[arg-type]
+    assert [r.sequence_number for r in found] == [1, 3, 5]
+
+
+async def test_peek_one_needs_the_exact_sequence_number() -> None:
+    """``show`` finds a message by its sequence number and reports None for a gap."""
+    queue = FakeDeadLetterQueue([dead_letter(5), dead_letter(9)])
+    found = await peek_one(queue, 5)  # type: ignore[arg-type]
+    assert found is not None
+    assert found.sequence_number == 5
+    assert await peek_one(queue, 6) is None  # type: ignore[arg-type]
+
+
+def test_export_writes_every_property_and_the_exact_body(tmp_path: Path) -> None:
+    """One JSON line per message with its properties; a non-UTF-8 body is kept as base64; no partial file left."""
+    path = tmp_path / "backup" / "dlq.jsonl"
+    count = write_export([record(dead_letter(1, correlation_id="c-1")), record(dead_letter(2, body=b"\xff"))], path)
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert count == 2
+    assert lines[0]["correlationId"] == "c-1"
+    assert lines[0]["applicationProperties"]["DeadLetterReason"] == "InvalidEvent"
+    assert json.loads(lines[0]["body"])["eventId"] == "crm-1"
+    assert lines[1]["bodyBase64"] == "/w=="
+    assert list(path.parent.iterdir()) == [path]
+
+
+# --- editing -------------------------------------------------------------------------------------------------
+
+
+def test_set_edits_a_dotted_path() -> None:
+    """--set primaryContact.email=… replaces that field and nothing else."""
+    edited = json.loads(
+        apply_edits(body_of(event_doc()), [FieldEdit.parse_set("primaryContact.email=new@example.com")])
+    )
+    assert edited["primaryContact"] == {"firstName": "Ada", "lastName": "Lovelace", "email": "new@example.com"}
+    assert edited["eventId"] == "crm-1"
+
+
+def test_set_value_may_contain_equals_signs() -> None:
+    """Only the first '=' separates the path from the value."""
+    assert FieldEdit.parse_set("correlationId=a=b").value == "a=b"
+
+
+def test_unset_removes_a_field() -> None:
+    """--unset templateId drops the field (e.g. a retired template, to use the current one)."""
+    body = body_of(event_doc(templateId="117a2bd2-6a5d-4c2b-9d3b-1f4a5e6b7c80"))
+    assert "templateId" not in json.loads(apply_edits(body, [FieldEdit.parse_unset("templateId")]))
+
+
+def test_edits_go_inside_data_of_a_cloudevents_envelope() -> None:
+    """In an envelope, a contract field path is applied to ``data``."""
+    envelope = {
+        "specversion": "1.0",
+        "id": "ce-1",
+        "type": "mca.customer.signed.v1",
+        "source": "crm",
+        "data": event_doc(),
+    }
+    edited = json.loads(apply_edits(body_of(envelope), [FieldEdit.parse_set("primaryContact.email=new@example.com")]))
+    assert edited["data"]["primaryContact"]["email"] == "new@example.com"
+    assert "primaryContact" not in edited
+
+
+@pytest.mark.parametrize("text", ["no-equals", "=value", "a..b=c", ".a=b"])
+def test_malformed_set_is_rejected(text: str) -> None:
+    """A --set without a path and '=' is an error naming the expected form."""
+    with pytest.raises(EditError):
+        FieldEdit.parse_set(text)
+
+
+def test_edit_through_a_non_object_is_rejected() -> None:
+    """A path that crosses a string cannot be set."""
+    with pytest.raises(EditError, match="eventId is not an object"):
+        apply_edits(body_of(event_doc()), [FieldEdit.parse_set("eventId.x=1")])
+
+
+def test_editing_a_body_that_is_not_json_is_rejected() -> None:
+    """A non-JSON body cannot be edited."""
+    with pytest.raises(EditError):
+        apply_edits(b"garbage", [FieldEdit.parse_set("eventId=x")])
+
+
+# --- building the replayed copy ------------------------------------------------------------------------------
+
+
+def test_replay_copy_has_fresh_id_reset_attempt_and_metadata() -> None:
+    """The copy: {eventId}/replay-1, mca-attempt 0, replay count, original reason and sequence number."""
+    message = dead_letter(
+        42,
+        "crm-42",
+        dead_letter_reason="RetriesExhausted",
+        message_id="crm-42/retry-8",
+        correlation_id="corr-42",
+        application_properties={"mca-attempt": 8, "DeadLetterReason": "RetriesExhausted", "crm-source": "dyn"},
+    )
+    copy = build_replay(record(message))
+    assert copy.message_id == "crm-42/replay-1"
+    assert copy.application_properties == {
+        "crm-source": "dyn",
+        "mca-attempt": 0,
+        "mca-replay-count": 1,
+        "mca-original-reason": "RetriesExhausted",
+        "mca-original-sequence-number": 42,
+    }
+    sb = copy.to_servicebus_message()
+    assert b"".join(sb.body) == message.body  # unedited: byte for byte
+    assert (sb.message_id, sb.correlation_id, sb.content_type, sb.subject) == (
+        "crm-42/replay-1",
+        "corr-42",
+        "application/json",
+        "mca.customer.signed.v1",
+    )
+
+
+def test_second_replay_counts_up() -> None:
+    """A message replayed before gets replay count 2 and id {eventId}/replay-2."""
+    message = dead_letter(3, "crm-3", application_properties={"mca-replay-count": 1, "mca-original-reason": "X"})
+    copy = build_replay(record(message))
+    assert copy.message_id == "crm-3/replay-2"
+    assert copy.application_properties["mca-replay-count"] == 2
+    assert copy.application_properties["mca-original-reason"] == "InvalidEvent"
+
+
+def test_replay_id_falls_back_to_the_message_id_without_suffixes() -> None:
+    """Without a readable eventId the original message id is the base, minus /retry- and /replay- parts."""
+    copy = build_replay(record(dead_letter(1, body=b"opaque", message_id="m-1/retry-3")))
+    assert copy.message_id == "m-1/replay-1"
+    assert replay_message_id("x" * 128, 12) == "x" * 118 + "/replay-12"
+
+
+def test_valid_edit_changes_the_body_of_the_copy() -> None:
+    """An edit that passes validation is in the copy's body, which parses."""
+    copy = build_replay(record(dead_letter(1)), [FieldEdit.parse_set("primaryContact.email=new@example.com")])
+    assert parse_event(copy.body).primary_contact.email == "new@example.com"
+    assert copy.edited
+
+
+def test_invalid_edit_is_refused_before_anything_is_built() -> None:
+    """An edit giving an invalid event raises InvalidEventError naming the field."""
+    with pytest.raises(InvalidEventError, match=r"primaryContact\.email"):
+        build_replay(record(dead_letter(1)), [FieldEdit.parse_set("primaryContact.email=not-an-email")])
+
+
+def test_dry_run_plans_show_failures_without_raising() -> None:
+    """plan_replays pairs each record with its copy or the reason it would fail."""
+    plans = plan_replays([record(dead_letter(1)), record(dead_letter(2, body=b"x"))], [FieldEdit.parse_set("a=b")])
+    assert plans[0][1] is None
+    assert "contract v1" in plans[0][2]
+    assert plans[1][1] is None
+    assert "not a JSON object" in plans[1][2]
+
+
+# --- replay over the fakes -----------------------------------------------------------------------------------
+
+
+async def test_replay_sends_before_completing_each_original() -> None:
+    """For every message the copy is sent first, the original completed second; the DLQ ends empty."""
+    journal: list[tuple[str, Any]] = []
+    queue = FakeDeadLetterQueue([dead_letter(1), dead_letter(2)], journal)
+    sender = FakeSender(journal)
+    summary = await replay(queue, sender, selection=DeadLetterFilter(), max_wait_time=0.1)  # type: ignore[arg-type]
+    assert journal == [("send", "crm-1/replay-1"), ("complete", 1), ("send", "crm-2/replay-1"), ("complete", 2)]
+    assert (summary.replayed, summary.failed, summary.skipped) == (2, 0, 0)
+    assert queue.messages == []
+    assert all(wait == 0.1 for wait in queue.receive_waits)
+
+
+async def test_replay_abandons_messages_that_do_not_match() -> None:
+    """Non-matching messages are abandoned (left in the DLQ) and counted as skipped."""
+    journal: list[tuple[str, Any]] = []
+    messages = [dead_letter(1), dead_letter(2, dead_letter_reason="RetriesExhausted"), dead_letter(3)]
+    queue = FakeDeadLetterQueue(messages, journal)
+    selection = DeadLetterFilter(reasons=frozenset({"RetriesExhausted"}))
+    summary = await replay(queue, FakeSender(journal), selection=selection)  # type: ignore[arg-type]
+    assert (summary.replayed, summary.skipped) == (1, 2)
+    assert [m.sequence_number for m in queue.messages] == [1, 3]
+    assert sorted(e for e in journal if e[0] == "abandon") == [("abandon", 1), ("abandon", 3)]
+
+
+async def test_replay_ends_when_a_receive_brings_only_seen_messages() -> None:
+    """A broker that redelivers the same (abandoned or lock-expired) messages does not loop forever."""
+    journal: list[tuple[str, Any]] = []
+
+    class Redelivering(FakeDeadLetterQueue):
+        async def receive_messages(self, max_message_count: int | None = 1, max_wait_time: float | None = None):  # type: ignore[no-untyped-def]
+            self.receive_waits.append(max_wait_time)
+            return list(self.messages)  # ignores locks entirely
+
+    queue = Redelivering([dead_letter(1), dead_letter(2)], journal)
+    summary = await replay(queue, FakeSender(journal), selection=DeadLetterFilter(event_id="nothing"))  # type: ignore[arg-type]
+    assert summary.skipped == 2
+    assert len(queue.receive_waits) == 2
+
+
+async def test_invalid_edit_leaves_the_message_in_the_dlq_as_a_failure() -> None:
+    """A --set that fails validation sends nothing, abandons the original and counts a failure."""
+    journal: list[tuple[str, Any]] = []
+    queue = FakeDeadLetterQueue([dead_letter(1)], journal)
+    sender = FakeSender(journal)
+    edits = [FieldEdit.parse_set("primaryContact.email=bad")]
+    summary = await replay(queue, sender, selection=DeadLetterFilter(), edits=edits)  # type: ignore[arg-type]
+    assert sender.sent == []
+    assert journal == [("abandon", 1)]
+    assert summary.failed == 1
+    assert "primaryContact.email" in summary.results[0].detail
+
+
+async def test_send_failure_does_not_complete_the_original() -> None:
+    """If the copy cannot be sent, the original stays in the DLQ and the result is a failure."""
+    journal: list[tuple[str, Any]] = []
+    queue = FakeDeadLetterQueue([dead_letter(1)], journal)
+    summary = await replay(queue, FakeSender(journal, fail=True), selection=DeadLetterFilter())  # type: ignore[arg-type]
+    assert journal == [("abandon", 1)]
+    assert summary.results[0].status is ReplayStatus.FAILED
+
+
+async def test_complete_failure_after_send_is_reported_not_hidden() -> None:
+    """Sent but not completed: a failure that says the original is still in the DLQ (duplicate, not loss)."""
+    journal: list[tuple[str, Any]] = []
+    queue = FakeDeadLetterQueue([dead_letter(1)], journal)
+    queue.fail_complete.add(1)
+    summary = await replay(queue, FakeSender(journal), selection=DeadLetterFilter())  # type: ignore[arg-type]
+    assert journal[0] == ("send", "crm-1/replay-1")
+    assert summary.failed == 1
+    assert "still in the DLQ" in summary.results[0].detail
+
+
+async def test_replay_stops_at_the_limit() -> None:
+    """--limit N replays N messages and leaves the rest."""
+    journal: list[tuple[str, Any]] = []
+    queue = FakeDeadLetterQueue([dead_letter(n) for n in range(1, 6)], journal)
+    summary = await replay(queue, FakeSender(journal), selection=DeadLetterFilter(), limit=2, batch_size=3)  # type: ignore[arg-type]
+    assert summary.replayed == 2
+    assert [m.sequence_number for m in queue.messages] == [3, 4, 5]
+
+
+async def test_purge_deletes_exactly_the_exported_sequence_numbers() -> None:
+    """Only the listed messages are completed; one not exported (e.g. arrived later) stays."""
+    journal: list[tuple[str, Any]] = []
+    queue = FakeDeadLetterQueue([dead_letter(n) for n in range(1, 5)], journal)
+    deleted = await delete_exported(queue, [1, 3], max_wait_time=0.1)  # type: ignore[arg-type]
+    assert deleted == 2
+    assert [m.sequence_number for m in queue.messages] == [2, 4]
+    assert ("complete", 2) not in journal
+
+
+# --- command-line guards that need no broker -----------------------------------------------------------------
+
+NO_CONNECTION: dict[str, str | None] = {
+    "ServiceBusConnection": None,
+    "ServiceBusConnection__fullyQualifiedNamespace": None,
+}
+
+
+def test_malformed_set_option_is_a_usage_error() -> None:
+    """``dlq replay --set`` without '=' exits 2 before connecting."""
+    result = CliRunner().invoke(cli, ["dlq", "replay", "--set", "email"], env=NO_CONNECTION)
+    assert result.exit_code == 2
+    assert "field=value" in result.output
+
+
+def test_dlq_without_connection_settings_is_a_usage_error() -> None:
+    """``dlq list`` without connection settings exits 2 naming them."""
+    result = CliRunner().invoke(cli, ["dlq", "list"], env=NO_CONNECTION)
+    assert result.exit_code == 2
+    assert "ServiceBusConnection" in result.output
+
+
+def test_bad_since_is_a_usage_error() -> None:
+    """--since must be an ISO time."""
+    result = CliRunner().invoke(cli, ["dlq", "list", "--since", "yesterday"], env=NO_CONNECTION)
+    assert result.exit_code == 2
+
+
+def test_purge_refuses_to_overwrite_an_export(tmp_path: Path) -> None:
+    """purge never overwrites an existing backup file."""
+    existing = tmp_path / "old.jsonl"
+    existing.write_text("keep\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["dlq", "purge", "--export-to", str(existing), "--yes"], env=NO_CONNECTION)
+    assert result.exit_code == 2
+    assert existing.read_text(encoding="utf-8") == "keep\n"
