@@ -75,12 +75,32 @@ def simulator_process(*extra_args: str) -> Iterator[LocalSimulator]:
         token_url = lines[1].rsplit(" ", 1)[-1]
         yield LocalSimulator(base_url, token_url)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
+
+
+@contextmanager
+def servicebus_emulator_process(config: Path | None = None) -> Iterator[str]:
+    """Run ``python -m emulators.servicebus`` on a free port until the block ends; yields its connection string."""
+    command = [sys.executable, "-m", "emulators.servicebus", "--port", "0"]
+    if config is not None:
+        command += ["--config", str(config)]
+    process = subprocess.Popen(  # noqa: S603 — our own module, fixed arguments
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        _read_line(process)  # "listening on …"
+        yield _read_line(process).split("Connection string: ", 1)[1]
+    finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _read_line(process: subprocess.Popen[str]) -> str:

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 LOCK_RENEWAL_SECONDS = 600.0  # longest a message may be worked on (in-call retries included)
 RECEIVE_WAIT_SECONDS = 1.0  # how long one receive call waits when the queue is empty: bounds stop latency
+RECONNECT_DELAY_SECONDS = 1.0
 
 
 class SdkMessageSettler:
@@ -85,29 +86,48 @@ class Worker:
         self.stats = WorkerStats()
 
     async def run(self, stop: asyncio.Event) -> WorkerStats:
-        receiver = self._client.get_queue_receiver(self._queue_name, prefetch_count=self._concurrency)
-        sender = self._client.get_queue_sender(self._queue_name)
-        renewer = AutoLockRenewer(max_lock_renewal_duration=LOCK_RENEWAL_SECONDS)
-        async with receiver, sender, renewer:
-            log.info("worker started", extra={"event": "worker.started", "queue": self._queue_name})
-            while not stop.is_set():
-                free = self._concurrency - len(self._in_flight)
-                if free <= 0:
-                    await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
-                    continue
-                messages = await receiver.receive_messages(max_message_count=free, max_wait_time=RECEIVE_WAIT_SECONDS)
-                for message in messages:
-                    self.stats.received += 1
-                    renewer.register(receiver, message, max_lock_renewal_duration=LOCK_RENEWAL_SECONDS)
-                    task = asyncio.create_task(self._handle(receiver, sender, message))
-                    self._in_flight.add(task)
-                    task.add_done_callback(self._in_flight.discard)
-            await self._drain()
+        log.info("worker started", extra={"event": "worker.started", "queue": self._queue_name})
+        while not stop.is_set():
+            try:
+                await self._consume(stop)
+            except ServiceBusError as exc:
+                # The link or connection failed under us (broker restart, network). Messages we held come back
+                # when their locks lapse; open new handlers and go on.
+                log.warning(
+                    "receiver failed; reconnecting: %s",
+                    type(exc).__name__,
+                    extra={"event": "worker.reconnect", "queue": self._queue_name},
+                )
+                await asyncio.sleep(RECONNECT_DELAY_SECONDS)
         log.info(
             "worker stopped",
             extra={"event": "worker.stopped", "received": self.stats.received, "settled": self.stats.settled},
         )
         return self.stats
+
+    async def _consume(self, stop: asyncio.Event) -> None:
+        """Receive and dispatch until ``stop``; the handlers live exactly as long as this call."""
+        receiver = self._client.get_queue_receiver(self._queue_name, prefetch_count=self._concurrency)
+        sender = self._client.get_queue_sender(self._queue_name)
+        renewer = AutoLockRenewer(max_lock_renewal_duration=LOCK_RENEWAL_SECONDS)
+        async with receiver, sender, renewer:
+            try:
+                while not stop.is_set():
+                    free = self._concurrency - len(self._in_flight)
+                    if free <= 0:
+                        await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+                        continue
+                    messages = await receiver.receive_messages(
+                        max_message_count=free, max_wait_time=RECEIVE_WAIT_SECONDS
+                    )
+                    for message in messages:
+                        self.stats.received += 1
+                        renewer.register(receiver, message, max_lock_renewal_duration=LOCK_RENEWAL_SECONDS)
+                        task = asyncio.create_task(self._handle(receiver, sender, message))
+                        self._in_flight.add(task)
+                        task.add_done_callback(self._in_flight.discard)
+            finally:
+                await self._drain()  # in-flight work settles through these handlers, so finish it first
 
     async def _drain(self) -> None:
         """Let in-flight messages finish; past the grace period, cancel them (their locks lapse → redelivery)."""
@@ -151,5 +171,5 @@ class Worker:
 
 async def _abandon_quietly(receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage) -> None:
     # If even the abandon fails, the lock lapses on its own; redelivery follows either way.
-    with contextlib.suppress(TimeoutError, ServiceBusError, OSError):
+    with contextlib.suppress(TimeoutError, ServiceBusError, OSError, ValueError):
         await receiver.abandon_message(message)

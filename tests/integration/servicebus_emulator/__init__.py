@@ -1,0 +1,1 @@
+"""The Service Bus emulator's own suite, driven by the real azure-servicebus SDK."""
