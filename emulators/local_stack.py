@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
+import uuid
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -121,32 +126,140 @@ def run_command(args: list[str], env: Mapping[str, str]) -> int:
     return subprocess.call([sys.executable, "-m", "shared.cli.main", *logging, *args], cwd=REPO, env=dict(env))  # noqa: S603
 
 
+QUEUE = "mca-events"
+BURST_EVENTS = 120
+FIXED_CUSTOMER = "5b2e9d41-7c3a-4f8e-a1d6-0e4b7c9f2a13"  # the right tenant id for crm-2026-0007
+
+
+def step(title: str) -> None:
+    print(f"\n=== {title}", flush=True)
+
+
+def write_burst(path: Path, count: int) -> None:
+    """A burst of valid events, enough for the simulator's rate limit to throttle."""
+    agreed = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(count):
+            event = {
+                "eventId": f"burst-{i:04d}",
+                "customerTenantId": str(uuid.UUID(int=0x5EED0000_0000_4000_8000_000000000000 + i)),
+                "dateAgreed": agreed,
+                "primaryContact": {"firstName": "Burst", "lastName": f"Customer {i}", "email": f"it{i}@example.com"},
+            }
+            out.write(json.dumps(event) + "\n")
+
+
+def queue_is_empty(connection_string: str) -> bool:
+    """Nothing active, locked or scheduled on the events queue (peek sees all of them)."""
+    from azure.servicebus import ServiceBusClient
+
+    with ServiceBusClient.from_connection_string(connection_string) as client, client.get_queue_receiver(QUEUE) as r:
+        return not r.peek_messages(max_message_count=1)
+
+
+def wait_until_settled(connection_string: str, simulator: LocalSimulator, limit_seconds: float) -> None:
+    deadline = time.monotonic() + limit_seconds
+    time.sleep(2)  # the worker needs a moment to open its handlers
+    while time.monotonic() < deadline:
+        stats = simulator.stats()
+        throttled = sum(v for route in stats["requests"].values() for k, v in route.items() if k == "429")
+        print(f"  attested so far: {stats['attestations']:4d}   throttled answers (429): {throttled}", flush=True)
+        if queue_is_empty(connection_string):
+            return
+        time.sleep(2)
+    raise RuntimeError(f"the queue did not drain within {limit_seconds:.0f} s")
+
+
+def tally(log: Path) -> Counter[str]:
+    """The last outcome of each event, from the worker's JSON log."""
+    last: dict[str, str] = {}
+    for line in log.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("event") == "message.settled" and record.get("event_id"):
+            outcome = record["outcome"] if record["outcome"] != "dead_letter" else f"dead_letter:{record['reason']}"
+            if record["settlement"] != "schedule_retry":
+                last[record["event_id"]] = outcome
+    return Counter(last.values())
+
+
+def print_tally(log: Path, simulator: LocalSimulator) -> None:
+    counts = tally(log)
+    for outcome, count in sorted(counts.items()):
+        print(f"  {outcome:32} {count}")
+    print(f"  Partner Center now holds {simulator.stats()['attestations']} attestations")
+
+
 def main() -> int:
     REPORTS.mkdir(exist_ok=True)
+    worker_log = REPORTS / "worker.log.jsonl"
+    worker_log.unlink(missing_ok=True)
+    burst = REPORTS / "burst.jsonl"
+    write_burst(burst, BURST_EVENTS)
     with (
         tempfile.TemporaryDirectory(prefix="mca-cache-") as cache_dir,
         simulator_process(
-            "--throttle-rate", "0.15", "--retry-after", "1", "--latency-ms", "20", "--seed", "7"
+            "--rate-limit", "25", "--burst", "10", "--retry-after", "1", "--latency-ms", "30"
         ) as simulator,
+        servicebus_emulator_process() as connection_string,
     ):
-        print(f"Partner Center simulator on {simulator.base_url} (15% of calls throttled with Retry-After: 1)")
-        env = {**os.environ, **simulator.app_settings(Path(cache_dir))}
-        report = REPORTS / "demo-report.json"
-        code = run_command(
-            ["attest", str(EXAMPLES / "events.jsonl"), "--report", str(report), "--retry-base-seconds", "1"], env
-        )
-        # The examples hold deliberate mistakes, so exit 1 ("some events failed") is the expected answer.
-        print(f"\nmca-attest exited {code} (1 = some events failed, as the examples intend); report: {report}")
-        first_count = simulator.stats()["attestations"]
-        print("\nThe same file again: every request carries the same MS-RequestId as before (derived from the")
-        print("event id and body), so nothing is attested twice.")
-        again = run_command(["attest", str(EXAMPLES / "events.jsonl"), "--retry-base-seconds", "1"], env)
-        stats = simulator.stats()
-        print(
-            f"\nPartner Center holds {stats['attestations']} attestations after two runs "
-            f"({first_count} after the first; {stats['replays']} requests answered from MS-RequestId replay)."
-        )
-        return 0 if code in (0, 1) and again in (0, 1) and stats["attestations"] == first_count else 1
+        print(f"Partner Center simulator on {simulator.base_url} (rate limit: 25 requests/s per partner)")
+        print("Service Bus emulator on", connection_string.split(";")[0])
+        env = {
+            **os.environ,
+            **simulator.app_settings(Path(cache_dir)),
+            "ServiceBusConnection": connection_string,
+            "SERVICEBUS_QUEUE_NAME": QUEUE,
+            "ATTEST_RETRY_BASE_SECONDS": "1",
+            "ATTEST_RETRY_MAX_SECONDS": "5",
+        }
+
+        step("1. The CRM publishes the example events (three are invalid and refused) and a burst of 120")
+        run_command(["publish", str(EXAMPLES / "events.jsonl")], env)
+        run_command(["publish", str(burst)], env)
+
+        step("2. The worker attests them; Partner Center throttles the burst")
+        with worker_log.open("ab") as sink:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "shared.cli.main", "--log-level", "INFO", "worker", "--concurrency", "16"],
+                cwd=REPO,
+                env=env,
+                stdout=sink,
+                stderr=sink,
+            )
+        try:
+            wait_until_settled(connection_string, simulator, limit_seconds=90)
+
+            step("3. Outcome, and the dead letters an operator would look at")
+            print_tally(worker_log, simulator)
+            run_command(["dlq", "list"], env)
+
+            step("4. The CRM had the wrong tenant id for crm-2026-0007: fix it and replay that dead letter")
+            run_command(
+                [
+                    "dlq",
+                    "replay",
+                    "--event-id",
+                    "crm-2026-0007",
+                    "--set",
+                    f"customerTenantId={FIXED_CUSTOMER}",
+                    "--max-wait",
+                    "1",
+                ],
+                env,
+            )
+            wait_until_settled(connection_string, simulator, limit_seconds=60)
+
+            step("5. Final tally (NoRelationship needs a reseller relationship first, so it stays dead-lettered)")
+            print_tally(worker_log, simulator)
+            run_command(["dlq", "list"], env)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            code = worker.wait(timeout=60)
+        print(f"\nworker stopped (exit {code}); logs: {worker_log}")
+        return code
 
 
 if __name__ == "__main__":
