@@ -21,10 +21,10 @@ from azure.servicebus import ServiceBusReceiveMode, ServiceBusSubQueue
 from azure.servicebus.aio import ServiceBusClient, ServiceBusReceiver
 from azure.servicebus.exceptions import ServiceBusError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from shared.attestation import DeadLetterReason
+from shared.cli.console import progress_bar, stdout_console
 from shared.dead_letters import (
     DeadLetterFilter,
     DeadLetterRecord,
@@ -120,21 +120,6 @@ async def _matching(queue: str, selection: DeadLetterFilter, limit: int | None =
         return await find_matching(peeker, selection, limit=limit)
 
 
-def _stdout() -> Console:
-    """Tables on stdout; wide enough to stay readable when piped to a file or a pager."""
-    return Console(width=None if sys.stdout.isatty() else 160)
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
-
-
 def _when(record: DeadLetterRecord) -> str:
     return record.enqueued_time.isoformat(timespec="seconds") if record.enqueued_time else ""
 
@@ -166,7 +151,7 @@ def list_command(
         document = {"queue": queue, "count": len(records), "messages": [summary_document(r) for r in records]}
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return
-    out = _stdout()
+    out = stdout_console()
     table = Table(title=f"Dead-lettered messages of {queue}")
     for column in ("seq", "enqueued (UTC)", "reason", "description", "event id", "customer", "deliveries"):
         table.add_column(column, overflow="fold")
@@ -208,7 +193,7 @@ def show(sequence_number: int, queue: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return
-    out = _stdout()
+    out = stdout_console()
     table = Table(title=f"Dead-lettered message {sequence_number}", show_header=False)
     table.add_column("property", style="bold")
     table.add_column("value", overflow="fold")
@@ -240,7 +225,7 @@ def export(
     """Write every matching message, all properties and body, to a JSONL file (a backup; holds personal data)."""
     records = _run(_matching(queue, _selection(reasons, since, until, customer, event_id)))
     count = write_export(records, out_file)
-    _stdout().print(f"exported {count} messages to {out_file}")
+    stdout_console().print(f"exported {count} messages to {out_file}")
 
 
 def _edits(sets: tuple[str, ...], unsets: tuple[str, ...]) -> list[FieldEdit]:
@@ -288,7 +273,7 @@ def replay_command(
     """
     selection = _selection(reasons, since, until, customer, event_id)
     edits = _edits(sets, unsets)
-    out = _stdout()
+    out = stdout_console()
     if dry_run:
         plans = plan_replays(_run(_matching(queue, selection, limit)), edits)
         table = Table(title="Would replay (dry run)")
@@ -312,7 +297,7 @@ def replay_command(
             if not expected:
                 return ReplaySummary((), 0)
             async with client.get_queue_sender(queue) as sender:
-                with _progress(err) as progress:
+                with progress_bar(err) as progress:
                     task = progress.add_task(f"replaying to {queue}", total=expected)
                     return await replay(
                         receiver,
@@ -365,7 +350,7 @@ def purge(
     Messages that arrive after the export are never deleted. Exit 1 if not every exported message could
     be deleted (someone else may have removed it meanwhile), 2 without confirmation.
     """
-    out = _stdout()
+    out = stdout_console()
     err = Console(stderr=True)
     if export_to.exists():
         err.print(f"[red]error:[/] {export_to} exists; choose a new file so no earlier backup is overwritten")
@@ -387,7 +372,7 @@ def purge(
 
     async def run() -> int:
         async with open_client_from_environment() as client, _dead_letter_receiver(client, queue) as receiver:
-            with _progress(err) as progress:
+            with progress_bar(err) as progress:
                 task = progress.add_task("deleting", total=len(records))
                 return await delete_exported(
                     receiver,

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from shared.bootstrap import open_services
 from shared.cli.bulk import SUCCESSFUL, BulkResult, ResultStatus, attest_all, summarize, validate_records, write_report
+from shared.cli.console import progress_bar, stdout_console
 from shared.cli.dlq_command import dlq
 from shared.cli.event_files import UnsupportedFileError, read_records
 from shared.cli.publish_command import publish
@@ -58,7 +58,7 @@ def attest(
 
     async def run() -> list[BulkResult]:
         async with open_services(settings, dry_run=dry_run) as services:
-            with _progress() as progress:
+            with progress_bar(stderr) as progress:
                 task = progress.add_task("attesting", total=len(valid))
                 return await attest_all(
                     valid,
@@ -78,20 +78,9 @@ def attest(
     sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=stderr,
-        transient=False,
-    )
-
-
 def print_results(results: list[BulkResult]) -> None:
     """A table of every result, then the totals."""
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    console = stdout_console()
     table = Table(title="Attestation results")
     for column in ("line", "event id", "customer", "status", "reason", "detail"):
         table.add_column(column, overflow="fold")

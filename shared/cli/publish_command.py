@@ -15,10 +15,10 @@ from pathlib import Path
 import click
 from azure.servicebus.exceptions import ServiceBusError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from shared.cli.bulk import BulkResult, ResultStatus, validate_records
+from shared.cli.console import progress_bar, stdout_console
 from shared.cli.event_files import UnsupportedFileError, read_records
 from shared.contract import SignedAgreementEvent
 from shared.publishing import DEFAULT_BATCH_SIZE, publish_events
@@ -55,7 +55,7 @@ def publish(file: Path, dry_run: bool, batch_size: int, queue: str) -> None:
     content type application/json. Connection: ServiceBusConnection__fullyQualifiedNamespace (managed
     identity) or ServiceBusConnection (local emulator). Exit 1 if any record was invalid, 2 on usage errors.
     """
-    out = _stdout()
+    out = stdout_console()
     err = Console(stderr=True)
     try:
         records = read_records(file)
@@ -100,7 +100,7 @@ async def _publish(
     if not events:
         return
     async with open_client_from_environment() as client, client.get_queue_sender(queue) as sender:
-        with _progress(err) as progress:
+        with progress_bar(err) as progress:
             task = progress.add_task(f"publishing to {queue}", total=len(events))
 
             def advance(count: int) -> None:
@@ -108,21 +108,6 @@ async def _publish(
                 progress.advance(task, count)
 
             await publish_events(sender, events, batch_size=batch_size, on_sent=advance)
-
-
-def _stdout() -> Console:
-    """Tables on stdout; wide enough to stay readable when piped to a file or a pager."""
-    return Console(width=None if sys.stdout.isatty() else 160)
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
 
 
 def _invalid_table(invalid: list[BulkResult]) -> Table:
