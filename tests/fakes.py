@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -83,3 +84,12 @@ class RecordingSender:
         self.scheduled.append((message, when))
         self.journal.append("schedule")
         return [len(self.scheduled)]
+
+
+@functools.cache
+def app_functions() -> dict[str, Any]:
+    """``function_app``'s functions by name. ``get_functions()`` refuses to run twice in one process (it
+    re-validates names against what it built before), so every test module shares this one call."""
+    import function_app
+
+    return {f.get_function_name(): f for f in function_app.app.get_functions()}

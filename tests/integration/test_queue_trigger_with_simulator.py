@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import uuid
 from collections.abc import Iterator
@@ -11,7 +10,6 @@ from typing import Any
 
 import pytest
 
-import function_app
 from emulators.partner_center.conventions import DEFAULT_CLIENT_SECRET, DEFAULT_REFRESH_TOKEN
 from emulators.partner_center.server import SimulatorServer
 from functions.runtime import runtime
@@ -19,13 +17,11 @@ from shared.bootstrap import Services
 from shared.metrics import RecordingMetrics
 from shared.observability import JsonFormatter
 from shared.settlement import ATTEMPT_PROPERTY
-from tests.fakes import RecordingMessageActions, RecordingSender, event_dict, received_message
+from tests.fakes import RecordingMessageActions, RecordingSender, app_functions, event_dict, received_message
 
 
-@functools.cache
 def _handler() -> Any:
-    functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
-    return functions["attest_signed_agreement"].get_user_function()
+    return app_functions()["attest_signed_agreement"].get_user_function()
 
 
 @pytest.fixture

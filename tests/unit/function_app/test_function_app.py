@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import random
@@ -15,19 +14,16 @@ from typing import Any
 import pytest
 from azure.functions.timer import TimerRequest
 
-import function_app
 from functions.runtime import runtime
 from shared.attestation import AlreadyAttested, Attested, DeadLetter, DeadLetterReason, Outcome, RetryLater
 from shared.metadata_cache import RefreshResult
 from shared.metrics import RecordingMetrics
 from shared.settlement import ATTEMPT_PROPERTY, RedeliveryPolicy
-from tests.fakes import RecordingMessageActions, RecordingSender, event_dict, received_message
+from tests.fakes import RecordingMessageActions, RecordingSender, app_functions, event_dict, received_message
 
 
-@functools.cache
 def _functions() -> dict[str, Any]:
-    # get_functions() validates names against what it built before: call it once per process.
-    return {f.get_function_name(): f for f in function_app.app.get_functions()}
+    return app_functions()
 
 
 def test_app_registers_exactly_the_two_triggers() -> None:
