@@ -24,6 +24,7 @@ from azure.servicebus import ServiceBusMessage, ServiceBusSubQueue
 from azure.servicebus.aio import ServiceBusClient
 
 from emulators.local_stack import servicebus_emulator_process
+from shared.publishing import send_in_batches
 
 QUEUE = "mca-events"
 REPO = Path(__file__).resolve().parent.parent
@@ -32,17 +33,12 @@ REPO = Path(__file__).resolve().parent.parent
 async def fill_dead_letters(connection_string: str, count: int) -> None:
     async with ServiceBusClient.from_connection_string(connection_string) as client:
         async with client.get_queue_sender(QUEUE) as sender:
-            batch = await sender.create_message_batch()
-            for i in range(count):
-                body = {"eventId": f"dlq-{uuid.uuid4().hex}", "customerTenantId": str(uuid.uuid4()), "n": i}
-                message = ServiceBusMessage(json.dumps(body), message_id=body["eventId"])
-                try:
-                    batch.add_message(message)
-                except ValueError:
-                    await sender.send_messages(batch)
-                    batch = await sender.create_message_batch()
-                    batch.add_message(message)
-            await sender.send_messages(batch)
+            bodies = [
+                {"eventId": f"dlq-{uuid.uuid4().hex}", "customerTenantId": str(uuid.uuid4())} for _ in range(count)
+            ]
+            await send_in_batches(
+                sender, (ServiceBusMessage(json.dumps(b), message_id=b["eventId"]) for b in bodies), batch_size=500
+            )
         async with client.get_queue_receiver(QUEUE, prefetch_count=100) as receiver:
             moved = 0
             while moved < count:

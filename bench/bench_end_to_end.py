@@ -25,6 +25,7 @@ from bench_attestation import measure_use_case
 
 from emulators.local_stack import LocalSimulator, servicebus_emulator_process, simulator_app_settings, simulator_process
 from shared.bootstrap import open_services
+from shared.publishing import send_in_batches
 from shared.settings import Settings
 from shared.worker import Worker
 
@@ -37,22 +38,18 @@ async def fill_queue(connection_string: str, count: int) -> None:
         ServiceBusClient.from_connection_string(connection_string) as client,
         client.get_queue_sender(QUEUE) as sender,
     ):
-        batch = await sender.create_message_batch()
-        for i in range(count):
-            body = {
+        bodies = [
+            {
                 "eventId": f"e2e-{uuid.uuid4().hex}",
                 "customerTenantId": str(uuid.uuid4()),
                 "dateAgreed": agreed,
                 "primaryContact": {"firstName": "End", "lastName": f"ToEnd{i}", "email": f"e{i}@example.com"},
             }
-            message = ServiceBusMessage(json.dumps(body), message_id=body["eventId"], content_type="application/json")
-            try:
-                batch.add_message(message)
-            except ValueError:
-                await sender.send_messages(batch)
-                batch = await sender.create_message_batch()
-                batch.add_message(message)
-        await sender.send_messages(batch)
+            for i in range(count)
+        ]
+        await send_in_batches(
+            sender, (ServiceBusMessage(json.dumps(b), message_id=b["eventId"]) for b in bodies), batch_size=500
+        )
 
 
 async def run_pipeline(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from azure.servicebus import ServiceBusMessage, ServiceBusMessageBatch
@@ -68,16 +68,29 @@ async def publish_events(
 ) -> int:
     """Send ``events`` in batches of at most ``batch_size``; ``on_sent(n)`` after each batch. Returns batches sent.
 
+    A send failure propagates: the batches before it were sent, and sending the whole file again is safe
+    (duplicate detection, then the idempotent consumer).
+    """
+    return await send_in_batches(sender, (event_message(e) for e in events), batch_size=batch_size, on_sent=on_sent)
+
+
+async def send_in_batches(
+    sender: BatchSender,
+    messages: Iterable[ServiceBusMessage],
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_sent: Callable[[int], None] = lambda _: None,
+) -> int:
+    """Send ``messages`` in as few transfers as fit (at most ``batch_size`` each). Returns batches sent.
+
     A message too large for an empty batch raises ``MessageSizeExceededError`` (a contract-valid event is
-    far smaller than any Service Bus limit). A send failure propagates: the batches before it were sent,
-    and sending the whole file again is safe (duplicate detection, then the idempotent consumer).
+    far smaller than any Service Bus limit).
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     batches = 0
     batch = await sender.create_message_batch()
-    for event in events:
-        message = event_message(event)
+    for message in messages:
         if len(batch) >= batch_size:
             batches += await _send(sender, batch, on_sent)
             batch = await sender.create_message_batch()

@@ -31,6 +31,7 @@ from emulators.partner_center.server import SimulatorServer
 from emulators.servicebus.config import QueueProperties
 from emulators.servicebus.server import ServiceBusEmulator
 from emulators.servicebus.testing import running_emulator
+from shared.publishing import send_in_batches
 
 pytestmark = pytest.mark.e2e
 
@@ -89,20 +90,12 @@ def faulty_partner_center() -> Iterator[SimulatorServer]:
 
 
 async def _publish(connection_string: str, bodies: list[tuple[str, dict[str, Any]]]) -> None:
+    messages = (ServiceBusMessage(json.dumps(body), message_id=message_id) for message_id, body in bodies)
     async with (
         ServiceBusClient.from_connection_string(connection_string) as client,
         client.get_queue_sender(QUEUE) as sender,
     ):
-        batch = await sender.create_message_batch()
-        for message_id, body in bodies:
-            message = ServiceBusMessage(json.dumps(body), message_id=message_id, content_type="application/json")
-            try:
-                batch.add_message(message)
-            except ValueError:  # batch full
-                await sender.send_messages(batch)
-                batch = await sender.create_message_batch()
-                batch.add_message(message)
-        await sender.send_messages(batch)
+        await send_in_batches(sender, messages, batch_size=500)
 
 
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
