@@ -44,6 +44,13 @@ param partnerCenterClientId string
 ])
 param partnerCenterAuthMode string = 'app_user'
 
+@description('How the app authenticates to Entra: certificate (a signed assertion, preferred) or secret. With certificate, the Key Vault client credential secret holds the PEM (private key + certificate), as Key Vault exposes an imported certificate.')
+@allowed([
+  'secret'
+  'certificate'
+])
+param partnerCenterClientCredentialType string = 'secret'
+
 @description('Partner Center app client secret, stored in Key Vault; empty = set it later with az keyvault secret set.')
 @secure()
 param partnerCenterClientSecret string = ''
@@ -251,6 +258,7 @@ var appSettings = {
   KEY_VAULT_URL: keyVault.outputs.uri
   KEY_VAULT_REFRESH_TOKEN_SECRET_NAME: refreshTokenSecretName
   KEY_VAULT_CLIENT_SECRET_NAME: clientSecretName
+  PARTNER_CENTER_CLIENT_CREDENTIAL_TYPE: partnerCenterClientCredentialType
   KEY_VAULT_WRITE_BACK_REFRESH_TOKEN: refreshTokenWriteBack ? 'true' : 'false'
   // Attestation policy.
   AGREEMENT_TYPES: agreementTypes

@@ -11,6 +11,7 @@ import random
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
@@ -25,7 +26,7 @@ from shared.partner_center.auth import (
 )
 from shared.partner_center.client import PartnerCenterClient, new_http_client
 from shared.partner_center.retry import RetryPolicy
-from shared.settings import AuthMode, MissingSettingError, Settings
+from shared.settings import AuthMode, ClientCredentialType, MissingSettingError, Settings
 from shared.settlement import RedeliveryPolicy
 
 
@@ -43,8 +44,30 @@ class Services:
     rng: random.Random
 
 
+class FileSecret:
+    """A secret kept in a local file (the certificate PEM of local runs); read when first needed."""
+
+    def __init__(self, path: str) -> None:
+        self._path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"FileSecret({str(self._path)!r})"
+
+    async def read(self) -> str:
+        try:
+            return self._path.read_text(encoding="ascii")
+        except OSError as exc:
+            raise LookupError(f"cannot read {self._path}: {exc.strerror}") from None
+
+    async def write(self, value: str) -> None:
+        raise NotImplementedError("a certificate file is never rewritten")
+
+
 async def _secret_sources(settings: Settings, stack: AsyncExitStack) -> tuple[SecretSource | None, SecretSource | None]:
-    """(refresh token, client secret): from Key Vault when KEY_VAULT_URL is set, else from the environment."""
+    """(refresh token, client credential): from Key Vault when KEY_VAULT_URL is set, else from the environment.
+
+    The client credential is a secret or a certificate PEM, as ``PARTNER_CENTER_CLIENT_CREDENTIAL_TYPE`` says.
+    """
     if settings.key_vault_url:
         from azure.identity.aio import DefaultAzureCredential
         from azure.keyvault.secrets.aio import SecretClient
@@ -58,20 +81,33 @@ async def _secret_sources(settings: Settings, stack: AsyncExitStack) -> tuple[Se
             KeyVaultSecret(client, settings.client_secret_secret_name),
         )
     refresh = InMemorySecret(settings.refresh_token) if settings.refresh_token else None
-    secret = InMemorySecret(settings.client_secret) if settings.client_secret else None
-    return refresh, secret
+    credential_source: SecretSource | None = None
+    if settings.client_credential_type is ClientCredentialType.CERTIFICATE:
+        credential_source = FileSecret(settings.client_certificate_path) if settings.client_certificate_path else None
+    elif settings.client_secret:
+        credential_source = InMemorySecret(settings.client_secret)
+    return refresh, credential_source
 
 
 def build_token_provider(
-    settings: Settings, http: httpx.AsyncClient, refresh: SecretSource | None, secret: SecretSource | None
+    settings: Settings, http: httpx.AsyncClient, refresh: SecretSource | None, credential: SecretSource | None
 ) -> TokenProvider:
+    """The provider the settings ask for; ``credential`` is a client secret or a certificate PEM."""
+    by_certificate = settings.client_credential_type is ClientCredentialType.CERTIFICATE
+    secret, certificate = (None, credential) if by_certificate else (credential, None)
     if settings.auth_mode is AuthMode.APP_ONLY:
-        if secret is None:
+        if credential is None:
             raise MissingSettingError(
-                "app_only mode needs a client secret: set KEY_VAULT_URL or PARTNER_CENTER_CLIENT_SECRET"
+                "app_only mode needs the app's credential: set KEY_VAULT_URL, or PARTNER_CENTER_CLIENT_SECRET "
+                "(secret) or PARTNER_CENTER_CLIENT_CERTIFICATE_PATH (certificate)"
             )
         return ClientCredentialsProvider(
-            http, token_url=settings.token_url, client_id=settings.client_id, scope=settings.scope, client_secret=secret
+            http,
+            token_url=settings.token_url,
+            client_id=settings.client_id,
+            scope=settings.scope,
+            client_secret=secret,
+            certificate=certificate,
         )
     if refresh is None:
         raise MissingSettingError(
@@ -84,6 +120,7 @@ def build_token_provider(
         scope=settings.scope,
         refresh_token=refresh,
         client_secret=secret,
+        certificate=certificate,
     )
 
 
@@ -101,8 +138,8 @@ async def open_services(
         if http is None:
             http = await stack.enter_async_context(new_http_client())
         if tokens is None:
-            refresh, secret = await _secret_sources(settings, stack)
-            tokens = build_token_provider(settings, http, refresh, secret)
+            refresh, credential = await _secret_sources(settings, stack)
+            tokens = build_token_provider(settings, http, refresh, credential)
         partner_center = PartnerCenterClient(
             http,
             base_url=settings.partner_center_base_url,

@@ -14,6 +14,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+class ClientCredentialType(StrEnum):
+    """What authenticates the app at the token endpoint."""
+
+    SECRET = "secret"  # noqa: S105 — the name of a choice, not a password
+    CERTIFICATE = "certificate"
 
 
 class AuthMode(StrEnum):
@@ -77,7 +87,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "KEY_VAULT_REFRESH_TOKEN_SECRET_NAME", "Key Vault secret with the refresh token", "partner-center-refresh-token"
     ),
     SettingSpec(
-        "KEY_VAULT_CLIENT_SECRET_NAME", "Key Vault secret with the app's client secret", "partner-center-client-secret"
+        "KEY_VAULT_CLIENT_SECRET_NAME",
+        "Key Vault secret with the app's credential: its client secret, or its certificate as PEM (key + cert)",
+        "partner-center-client-secret",
+    ),
+    SettingSpec(
+        "PARTNER_CENTER_CLIENT_CREDENTIAL_TYPE",
+        "How the app proves itself to Entra: certificate (a signed assertion; preferred) or secret",
+        "secret",
     ),
     SettingSpec(
         "KEY_VAULT_WRITE_BACK_REFRESH_TOKEN",
@@ -89,6 +106,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Client secret for local runs only (production: Key Vault)",
         "",
         secret=True,
+        local_only=True,
+    ),
+    SettingSpec(
+        "PARTNER_CENTER_CLIENT_CERTIFICATE_PATH",
+        "PEM file with the app's private key and certificate, for local runs only (production: Key Vault)",
+        "",
         local_only=True,
     ),
     SettingSpec(
@@ -151,6 +174,16 @@ def _get_int(env: Mapping[str, str], name: str) -> int:
         raise MissingSettingError(f"app setting {name} must be a whole number, got {raw!r}") from None
 
 
+def _choice(env: Mapping[str, str], name: str, choices: type[_E]) -> _E:
+    raw = _get(env, name)
+    try:
+        return choices(raw.strip().lower())
+    except ValueError:
+        raise MissingSettingError(
+            f"app setting {name} must be one of {[c.value for c in choices]}, got {raw!r}"
+        ) from None
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """The configuration of one process, read from the environment in one place."""
@@ -167,6 +200,8 @@ class Settings:
     client_secret_secret_name: str
     write_back_refresh_token: bool
     client_secret: str
+    client_credential_type: ClientCredentialType
+    client_certificate_path: str
     refresh_token: str
     agreement_types: tuple[str, ...]
     in_call_attempts: int
@@ -184,13 +219,7 @@ class Settings:
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         tenant = _get(env, "PARTNER_TENANT_ID")
-        mode_raw = _get(env, "PARTNER_CENTER_AUTH_MODE")
-        try:
-            mode = AuthMode(mode_raw)
-        except ValueError:
-            raise MissingSettingError(
-                f"app setting PARTNER_CENTER_AUTH_MODE must be one of {[m.value for m in AuthMode]}, got {mode_raw!r}"
-            ) from None
+        mode = _choice(env, "PARTNER_CENTER_AUTH_MODE", AuthMode)
         token_url = _get(env, "PARTNER_CENTER_TOKEN_URL") or (
             f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
         )
@@ -207,6 +236,8 @@ class Settings:
             client_secret_secret_name=_get(env, "KEY_VAULT_CLIENT_SECRET_NAME"),
             write_back_refresh_token=_get(env, "KEY_VAULT_WRITE_BACK_REFRESH_TOKEN").strip().lower() == "true",
             client_secret=_get(env, "PARTNER_CENTER_CLIENT_SECRET"),
+            client_credential_type=_choice(env, "PARTNER_CENTER_CLIENT_CREDENTIAL_TYPE", ClientCredentialType),
+            client_certificate_path=_get(env, "PARTNER_CENTER_CLIENT_CERTIFICATE_PATH"),
             refresh_token=_get(env, "PARTNER_CENTER_REFRESH_TOKEN"),
             agreement_types=tuple(t.strip() for t in _get(env, "AGREEMENT_TYPES").split(",") if t.strip()),
             in_call_attempts=_get_int(env, "ATTEST_IN_CALL_ATTEMPTS"),

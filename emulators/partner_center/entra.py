@@ -12,7 +12,8 @@ TOKEN_PATH = "/{tenant}/oauth2/v2.0/token"
 async def token(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     fields = {name: value for name, value in form.items() if isinstance(value, str)}
-    response = request.app[STATE].tokens.exchange(request.match_info["tenant"], fields).to_response()
+    endpoint = str(request.url.with_query(None))
+    response = request.app[STATE].tokens.exchange(request.match_info["tenant"], fields, endpoint).to_response()
     response.headers["Cache-Control"] = "no-store, no-cache"
     response.headers["Pragma"] = "no-cache"
     return response

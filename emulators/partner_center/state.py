@@ -56,6 +56,8 @@ class SimulatorConfig:
 
     clients: tuple[tuple[str, str], ...] = ((DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET),)
     """Accepted (client_id, client_secret) pairs; the first one owns the initial refresh token."""
+    client_certificates: tuple[tuple[str, str], ...] = ()
+    """(client_id, certificate PEM) pairs: apps that may prove themselves with a signed assertion."""
     refresh_token: str = DEFAULT_REFRESH_TOKEN
     user_id: str = DEFAULT_USER_ID
     accepted_tenants: frozenset[str] = frozenset()
@@ -105,6 +107,7 @@ class SimulatorState:
         config = self._initial_config
         return TokenStore(
             clients=dict(config.clients),
+            certificates=dict(config.client_certificates),
             initial_refresh_token=config.refresh_token,
             user_id=config.user_id,
             lifetime_seconds=config.token_lifetime_seconds,

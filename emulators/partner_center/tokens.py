@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from emulators.partner_center.bodies import Reply, classic_fault, entra_error, json_reply
+from emulators.partner_center.certificates import ASSERTION_TYPE, assertion_problem
 from emulators.partner_center.conventions import PARTNER_CENTER_RESOURCE
 
 
@@ -60,6 +61,8 @@ class TokenStore:
     lifetime_seconds: float
     accepted_tenants: frozenset[str] = frozenset()
     """Lower-case tenant ids the token endpoint answers for; empty = any tenant."""
+    certificates: Mapping[str, str] = field(default_factory=dict)
+    """Client id → registered certificate (PEM) for certificate credentials (client assertions)."""
     requests: int = 0
     _refresh: dict[str, _RefreshToken] = field(init=False, default_factory=dict)
     _access: dict[str, _AccessToken] = field(init=False, default_factory=dict)
@@ -100,8 +103,8 @@ class TokenStore:
 
     # The token endpoint.
 
-    def exchange(self, tenant: str, form: Mapping[str, str]) -> Reply:
-        """Answer ``POST /{tenant}/oauth2/v2.0/token``."""
+    def exchange(self, tenant: str, form: Mapping[str, str], endpoint: str = "") -> Reply:
+        """Answer ``POST /{tenant}/oauth2/v2.0/token``; ``endpoint`` is its URL (a client assertion's audience)."""
         with self._lock:
             self.requests += 1
         if self.accepted_tenants and tenant.lower() not in self.accepted_tenants:
@@ -134,23 +137,9 @@ class TokenStore:
                 700016,
                 f"Application with identifier '{client_id}' was not found in the directory '{tenant}'.",
             )
-        secret = form.get("client_secret")
-        if not secret:
-            return entra_error(
-                401,
-                "invalid_client",
-                7000218,
-                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-            )
-        if not secrets.compare_digest(secret, self.clients[client_id]):
-            return entra_error(
-                401,
-                "invalid_client",
-                7000215,
-                "Invalid client secret provided. Ensure the secret being sent in the request is the client"
-                " secret value, not the client secret ID, for a secret added to app"
-                f" '{client_id}'.",
-            )
+        refusal = self._authenticate_client(client_id, form, endpoint)
+        if refusal is not None:
+            return refusal
         scope = form["scope"]
         audience = is_partner_center_scope(scope)
         if grant_type == "client_credentials":
@@ -176,6 +165,36 @@ class TokenStore:
         access = self._mint(Identity(client_id, grant.user_id, tenant), audience)
         rotated = self.issue_refresh_token(client_id)
         return json_reply(200, self._token_body(access, scope, refresh=rotated))
+
+    def _authenticate_client(self, client_id: str, form: Mapping[str, str], endpoint: str) -> Reply | None:
+        """None when the app proved itself with its registered certificate or secret; else Entra's refusal."""
+        assertion = form.get("client_assertion")
+        if assertion:
+            if form.get("client_assertion_type") != ASSERTION_TYPE:
+                return entra_error(400, "invalid_request", 50027, "client_assertion_type must be jwt-bearer.")
+            registered = self.certificates.get(client_id)
+            if registered is None:
+                return entra_error(401, "invalid_client", 700027, "No certificate is registered on application.")
+            problem = assertion_problem(assertion, client_id=client_id, certificate_pem=registered, endpoint=endpoint)
+            return None if problem is None else entra_error(401, "invalid_client", 700027, problem)
+        secret = form.get("client_secret")
+        if not secret:
+            return entra_error(
+                401,
+                "invalid_client",
+                7000218,
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+            )
+        if not secrets.compare_digest(secret, self.clients[client_id]):
+            return entra_error(
+                401,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client"
+                " secret value, not the client secret ID, for a secret added to app"
+                f" '{client_id}'.",
+            )
+        return None
 
     def _mint(self, identity: Identity, partner_center_audience: bool) -> str:
         token = "at." + secrets.token_urlsafe(32)

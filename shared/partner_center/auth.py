@@ -5,8 +5,10 @@
   refresh token on every exchange; the new one is kept in memory and handed to the refresh-token
   ``SecretSource`` (which may write it back to Key Vault). ``invalid_grant`` / ``AADSTS700082`` means
   the consent must be redone: ``ConsentRequired``, never retried.
-- ``ClientCredentialsProvider`` — app-only (client secret), which Partner Center's newer attestation
-  endpoints require.
+- ``ClientCredentialsProvider`` — app-only, which Partner Center's newer attestation endpoints require.
+
+Either grant authenticates the app with a certificate (a signed client assertion, preferred; see
+``client_assertion.py``) or a client secret.
 
 Both cache the access token until shortly before it expires, and let concurrent callers share a single
 exchange (one refresh in flight, behind an ``asyncio.Lock``). The client calls ``invalidate`` on a 401
@@ -30,8 +32,15 @@ from typing import Any, Protocol
 
 import httpx
 
+from shared.partner_center.client_assertion import (
+    ASSERTION_TYPE,
+    CertificateError,
+    SigningCertificate,
+    client_assertion,
+)
 from shared.partner_center.errors import (
     AuthError,
+    ConnectionFailed,
     ConsentRequired,
     PartnerCenterError,
     RequestIds,
@@ -109,6 +118,7 @@ class _OAuthTokenProvider:
         self._clock = clock
         self._lock = asyncio.Lock()
         self._token: _Token | None = None
+        self._signing_certificate: SigningCertificate | None = None
         self.exchanges = 0  # how many times the token endpoint was called (tests and benchmarks read it)
 
     def _fresh(self) -> _Token | None:
@@ -135,14 +145,41 @@ class _OAuthTokenProvider:
     async def _form(self) -> dict[str, str]:
         raise NotImplementedError
 
+    async def _credentials_form(self) -> dict[str, str]:
+        """The token request's form; secrets that cannot be read become errors of the tree."""
+        from azure.core.exceptions import AzureError
+
+        try:
+            return await self._form()
+        except (CertificateError, LookupError) as exc:  # a bad or empty credential: an operator must fix it
+            raise AuthError(f"the app's credential cannot be used: {exc}") from exc
+        except AzureError as exc:  # Key Vault unreachable or throttling: try again later
+            raise ConnectionFailed(f"credential store unavailable: {type(exc).__name__}") from exc
+
+    async def _client_authentication(
+        self, client_secret: SecretSource | None, certificate: SecretSource | None
+    ) -> dict[str, str]:
+        """The form fields that authenticate the app: a signed assertion, a secret, or nothing (public)."""
+        if certificate is not None:
+            if self._signing_certificate is None:
+                self._signing_certificate = SigningCertificate.from_pem(await certificate.read())
+            assertion = client_assertion(
+                self._signing_certificate, client_id=self._client_id, token_url=self._token_url
+            )
+            return {"client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion}
+        if client_secret is not None:
+            return {"client_secret": await client_secret.read()}
+        return {}
+
     async def _accept(self, doc: dict[str, Any]) -> None:
         """Hook for grant-specific handling of a successful answer (refresh-token rotation)."""
 
     async def _exchange(self) -> _Token:
         self.exchanges += 1
         started = self._clock()
+        form = await self._credentials_form()
         try:
-            response = await self._http.post(self._token_url, data=await self._form())
+            response = await self._http.post(self._token_url, data=form)
         except httpx.TransportError as exc:
             raise translate_transport_error(exc, _NO_IDS) from exc
         if response.status_code != 200:
@@ -171,11 +208,13 @@ class RefreshTokenProvider(_OAuthTokenProvider):
         scope: str,
         refresh_token: SecretSource,
         client_secret: SecretSource | None,
+        certificate: SecretSource | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(http, token_url=token_url, client_id=client_id, scope=scope, clock=clock)
         self._refresh_token = refresh_token
         self._client_secret = client_secret
+        self._certificate = certificate
         self._current_refresh_token: str | None = None
 
     async def _form(self) -> dict[str, str]:
@@ -187,8 +226,7 @@ class RefreshTokenProvider(_OAuthTokenProvider):
             "refresh_token": self._current_refresh_token,
             "scope": self._scope,
         }
-        if self._client_secret is not None:
-            form["client_secret"] = await self._client_secret.read()
+        form.update(await self._client_authentication(self._client_secret, self._certificate))
         return form
 
     async def _accept(self, doc: dict[str, Any]) -> None:
@@ -206,7 +244,7 @@ class RefreshTokenProvider(_OAuthTokenProvider):
 
 
 class ClientCredentialsProvider(_OAuthTokenProvider):
-    """App-only tokens (client credentials with a client secret)."""
+    """App-only tokens: client credentials with a certificate (preferred) or a client secret."""
 
     grant_name = "client_credentials"
 
@@ -217,18 +255,22 @@ class ClientCredentialsProvider(_OAuthTokenProvider):
         token_url: str,
         client_id: str,
         scope: str,
-        client_secret: SecretSource,
+        client_secret: SecretSource | None = None,
+        certificate: SecretSource | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if (client_secret is None) == (certificate is None):
+            raise ValueError("app-only tokens need exactly one of client_secret and certificate")
         super().__init__(http, token_url=token_url, client_id=client_id, scope=scope, clock=clock)
         self._client_secret = client_secret
+        self._certificate = certificate
 
     async def _form(self) -> dict[str, str]:
         return {
             "grant_type": "client_credentials",
             "client_id": self._client_id,
-            "client_secret": await self._client_secret.read(),
             "scope": self._scope,
+            **await self._client_authentication(self._client_secret, self._certificate),
         }
 
 
