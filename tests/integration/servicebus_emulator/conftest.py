@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from azure.servicebus import ServiceBusClient, ServiceBusReceiver, ServiceBusSender, ServiceBusSubQueue
 
 from emulators.servicebus import EmulatorConfig, QueueProperties, ServiceBusEmulator
 from emulators.servicebus import testing as servicebus_testing
@@ -52,6 +53,34 @@ def _hang_guard() -> Iterator[None]:
     faulthandler.dump_traceback_later(HANG_GUARD_SECONDS, exit=True, file=sys.stderr)
     yield
     faulthandler.cancel_dump_traceback_later()
+
+
+# Handlers on the "basic" queue, opened once per module (each costs the SDK ~0.5 s to open).
+BASIC_QUEUE = "basic"
+
+
+@pytest.fixture(scope="module")
+def client(servicebus_emulator_module: ServiceBusEmulator) -> Iterator[ServiceBusClient]:
+    with ServiceBusClient.from_connection_string(servicebus_emulator_module.connection_string, retry_total=0) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def sender(client: ServiceBusClient) -> Iterator[ServiceBusSender]:
+    with client.get_queue_sender(BASIC_QUEUE) as sender:
+        yield sender
+
+
+@pytest.fixture(scope="module")
+def receiver(client: ServiceBusClient) -> Iterator[ServiceBusReceiver]:
+    with client.get_queue_receiver(BASIC_QUEUE, max_wait_time=5) as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def dead_letter_receiver(client: ServiceBusClient) -> Iterator[ServiceBusReceiver]:
+    with client.get_queue_receiver(BASIC_QUEUE, sub_queue=ServiceBusSubQueue.DEAD_LETTER, max_wait_time=5) as receiver:
+        yield receiver
 
 
 @pytest.fixture

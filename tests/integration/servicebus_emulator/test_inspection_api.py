@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusReceiver, ServiceBusSender
+from azure.servicebus import ServiceBusMessage, ServiceBusReceiver, ServiceBusSender
 
 from emulators.servicebus import MessageState, QueueDepths, ServiceBusEmulator
 
@@ -17,24 +16,6 @@ from .receiving import receive_exactly
 pytestmark = pytest.mark.integration
 
 QUEUE = "basic"
-
-
-@pytest.fixture(scope="module")
-def client(servicebus_emulator_module: ServiceBusEmulator) -> Iterator[ServiceBusClient]:
-    with ServiceBusClient.from_connection_string(servicebus_emulator_module.connection_string, retry_total=0) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def sender(client: ServiceBusClient) -> Iterator[ServiceBusSender]:
-    with client.get_queue_sender(QUEUE) as sender:
-        yield sender
-
-
-@pytest.fixture(scope="module")
-def receiver(client: ServiceBusClient) -> Iterator[ServiceBusReceiver]:
-    with client.get_queue_receiver(QUEUE, max_wait_time=5) as receiver:
-        yield receiver
 
 
 def test_queue_depths_count_each_state(

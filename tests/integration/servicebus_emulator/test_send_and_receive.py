@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +11,6 @@ from azure.servicebus import (
     ServiceBusReceiveMode,
     ServiceBusReceiver,
     ServiceBusSender,
-    ServiceBusSubQueue,
 )
 from azure.servicebus.exceptions import MessageSizeExceededError, MessagingEntityNotFoundError, ServiceBusError
 from proton import Message
@@ -24,30 +22,6 @@ from .receiving import receive_exactly, receive_none, sequence_number_of
 pytestmark = pytest.mark.integration
 
 QUEUE = "basic"
-
-
-@pytest.fixture(scope="module")
-def client(servicebus_emulator_module: ServiceBusEmulator) -> Iterator[ServiceBusClient]:
-    with ServiceBusClient.from_connection_string(servicebus_emulator_module.connection_string, retry_total=0) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def sender(client: ServiceBusClient) -> Iterator[ServiceBusSender]:
-    with client.get_queue_sender(QUEUE) as sender:
-        yield sender
-
-
-@pytest.fixture(scope="module")
-def receiver(client: ServiceBusClient) -> Iterator[ServiceBusReceiver]:
-    with client.get_queue_receiver(QUEUE, max_wait_time=5) as receiver:
-        yield receiver
-
-
-@pytest.fixture(scope="module")
-def dead_letter_receiver(client: ServiceBusClient) -> Iterator[ServiceBusReceiver]:
-    with client.get_queue_receiver(QUEUE, sub_queue=ServiceBusSubQueue.DEAD_LETTER, max_wait_time=5) as receiver:
-        yield receiver
 
 
 def test_message_properties_survive_the_round_trip(

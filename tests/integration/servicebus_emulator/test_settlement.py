@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from azure.servicebus import (
-    ServiceBusClient,
     ServiceBusMessage,
     ServiceBusReceiver,
     ServiceBusSender,
-    ServiceBusSubQueue,
 )
 from azure.servicebus.exceptions import MessageLockLostError, MessageNotFoundError
 
@@ -24,30 +21,6 @@ pytestmark = pytest.mark.integration
 QUEUE = "basic"  # max delivery count 3, lock duration 30 s
 # 7.15 waits for the broker's settled echo; without it a settlement blocks for 60 s before falling back.
 SETTLEMENT_ECHO_BOUND_S = 10
-
-
-@pytest.fixture(scope="module")
-def client(servicebus_emulator_module: ServiceBusEmulator) -> Iterator[ServiceBusClient]:
-    with ServiceBusClient.from_connection_string(servicebus_emulator_module.connection_string, retry_total=0) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def sender(client: ServiceBusClient) -> Iterator[ServiceBusSender]:
-    with client.get_queue_sender(QUEUE) as sender:
-        yield sender
-
-
-@pytest.fixture(scope="module")
-def receiver(client: ServiceBusClient) -> Iterator[ServiceBusReceiver]:
-    with client.get_queue_receiver(QUEUE, max_wait_time=5) as receiver:
-        yield receiver
-
-
-@pytest.fixture(scope="module")
-def dead_letter_receiver(client: ServiceBusClient) -> Iterator[ServiceBusReceiver]:
-    with client.get_queue_receiver(QUEUE, sub_queue=ServiceBusSubQueue.DEAD_LETTER, max_wait_time=5) as receiver:
-        yield receiver
 
 
 def test_complete_removes_the_message_and_is_echoed_promptly(

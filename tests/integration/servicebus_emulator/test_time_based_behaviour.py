@@ -6,7 +6,6 @@ a loaded machine slows the tests down rather than failing them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,12 +17,6 @@ from emulators.servicebus import ServiceBusEmulator
 from .receiving import receive_exactly, receive_none, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def client(servicebus_emulator_module: ServiceBusEmulator) -> Iterator[ServiceBusClient]:
-    with ServiceBusClient.from_connection_string(servicebus_emulator_module.connection_string, retry_total=0) as client:
-        yield client
 
 
 def test_expired_lock_redelivers_and_late_settle_fails(emulator: ServiceBusEmulator, client: ServiceBusClient) -> None:
