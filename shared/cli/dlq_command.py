@@ -8,6 +8,7 @@ then completes the originals, ``purge`` deletes only what it has just exported. 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
 from collections import Counter
@@ -51,7 +52,6 @@ DEFAULT_QUEUE = "mca-events"
 KNOWN_REASONS = ", ".join(reason.value for reason in DeadLetterReason)
 
 T = TypeVar("T")
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _iso_time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
@@ -64,7 +64,27 @@ def _iso_time(_ctx: click.Context, _param: click.Parameter, value: str | None) -
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _selection_options(func: F) -> F:
+# How long one receive from the dead-letter queue waits; replay and purge stop after an empty one.
+_max_wait_option = click.option(
+    "--max-wait", default=5.0, show_default=True, type=click.FloatRange(0.1, 300.0), help="Seconds per receive."
+)
+
+
+def _selection_options(func: Callable[..., None]) -> Callable[..., None]:
+    """The filter options every subcommand shares; the command receives them as one ``selection``."""
+
+    @functools.wraps(func)
+    def with_selection(
+        *args: Any,
+        reasons: tuple[str, ...],
+        since: datetime | None,
+        until: datetime | None,
+        customer: str | None,
+        event_id: str | None,
+        **kwargs: Any,
+    ) -> None:
+        func(*args, selection=DeadLetterFilter(frozenset(reasons), since, until, customer, event_id), **kwargs)
+
     options = [
         click.option(
             "--reason",
@@ -84,15 +104,10 @@ def _selection_options(func: F) -> F:
             help="Queue whose DLQ to use [env: SERVICEBUS_QUEUE_NAME].",
         ),
     ]
+    decorated: Callable[..., None] = with_selection
     for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _selection(
-    reasons: tuple[str, ...], since: datetime | None, until: datetime | None, customer: str | None, event_id: str | None
-) -> DeadLetterFilter:
-    return DeadLetterFilter(frozenset(reasons), since, until, customer, event_id)
+        decorated = option(decorated)
+    return decorated
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -137,16 +152,12 @@ def dlq() -> None:
 @_selection_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
 def list_command(
-    reasons: tuple[str, ...],
-    since: datetime | None,
-    until: datetime | None,
-    customer: str | None,
-    event_id: str | None,
+    selection: DeadLetterFilter,
     queue: str,
     as_json: bool,
 ) -> None:
     """List dead-lettered messages (the whole DLQ, paged). Shows ids and reasons, never contact details."""
-    records = _run(_matching(queue, _selection(reasons, since, until, customer, event_id)))
+    records = _run(_matching(queue, selection))
     if as_json:
         document = {"queue": queue, "count": len(records), "messages": [summary_document(r) for r in records]}
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
@@ -214,16 +225,12 @@ def show(sequence_number: int, queue: str, as_json: bool) -> None:
 @_selection_options
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path), help="JSONL file.")
 def export(
-    reasons: tuple[str, ...],
-    since: datetime | None,
-    until: datetime | None,
-    customer: str | None,
-    event_id: str | None,
+    selection: DeadLetterFilter,
     queue: str,
     out_file: Path,
 ) -> None:
     """Write every matching message, all properties and body, to a JSONL file (a backup; holds personal data)."""
-    records = _run(_matching(queue, _selection(reasons, since, until, customer, event_id)))
+    records = _run(_matching(queue, selection))
     count = write_export(records, out_file)
     stdout_console().print(f"exported {count} messages to {out_file}")
 
@@ -248,15 +255,9 @@ def _edits(sets: tuple[str, ...], unsets: tuple[str, ...]) -> list[FieldEdit]:
 @click.option("--unset", "unsets", multiple=True, metavar="FIELD", help="Remove a body field, e.g. templateId.")
 @click.option("--dry-run", is_flag=True, help="Peek and show what would be replayed; change nothing.")
 @click.option("--limit", type=click.IntRange(min=1), help="Replay at most this many messages.")
-@click.option(
-    "--max-wait", default=5.0, show_default=True, type=click.FloatRange(0.1, 300.0), help="Seconds per receive."
-)
+@_max_wait_option
 def replay_command(
-    reasons: tuple[str, ...],
-    since: datetime | None,
-    until: datetime | None,
-    customer: str | None,
-    event_id: str | None,
+    selection: DeadLetterFilter,
     queue: str,
     sets: tuple[str, ...],
     unsets: tuple[str, ...],
@@ -271,7 +272,6 @@ def replay_command(
     {eventId}/replay-{count}. The copy is sent before the original is completed: a crash can duplicate
     an event (harmless: attestation is idempotent), never lose one.
     """
-    selection = _selection(reasons, since, until, customer, event_id)
     edits = _edits(sets, unsets)
     out = stdout_console()
     if dry_run:
@@ -331,15 +331,9 @@ def replay_command(
     help="New JSONL file: every message to delete is written here first.",
 )
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (required when stdin is not a terminal).")
-@click.option(
-    "--max-wait", default=5.0, show_default=True, type=click.FloatRange(0.1, 300.0), help="Seconds per receive."
-)
+@_max_wait_option
 def purge(
-    reasons: tuple[str, ...],
-    since: datetime | None,
-    until: datetime | None,
-    customer: str | None,
-    event_id: str | None,
+    selection: DeadLetterFilter,
     queue: str,
     export_to: Path,
     yes: bool,
@@ -355,7 +349,7 @@ def purge(
     if export_to.exists():
         err.print(f"[red]error:[/] {export_to} exists; choose a new file so no earlier backup is overwritten")
         sys.exit(EXIT_USAGE)
-    records = _run(_matching(queue, _selection(reasons, since, until, customer, event_id)))
+    records = _run(_matching(queue, selection))
     if not records:
         out.print("no matching messages; nothing deleted")
         sys.exit(EXIT_OK)
