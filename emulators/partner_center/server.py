@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from aiohttp import web
 
@@ -71,12 +71,15 @@ async def _start(state: SimulatorState, host: str, port: int, access_log: bool) 
     return runner, bound_port
 
 
-@dataclass(frozen=True, slots=True)
-class RunningSimulator:
-    """A simulator serving on the current event loop."""
+class _AddressViews:
+    """The URLs of a running simulator, for both ways of running one."""
 
-    state: SimulatorState
-    address: SimulatorAddress
+    __slots__ = ()
+
+    if TYPE_CHECKING:  # provided by each subclass: a dataclass field, or a property of the running server
+
+        @property
+        def address(self) -> SimulatorAddress: ...
 
     @property
     def base_url(self) -> str:
@@ -88,6 +91,14 @@ class RunningSimulator:
 
     def token_url(self, tenant: str = DEFAULT_TENANT_ID) -> str:
         return self.address.token_url(tenant)
+
+
+@dataclass(frozen=True, slots=True)
+class RunningSimulator(_AddressViews):
+    """A simulator serving on the current event loop."""
+
+    state: SimulatorState
+    address: SimulatorAddress
 
 
 @asynccontextmanager
@@ -109,7 +120,7 @@ async def running_simulator(
         await runner.cleanup()
 
 
-class SimulatorServer:
+class SimulatorServer(_AddressViews):
     """A simulator on its own event loop in a daemon thread; a sync context manager.
 
     ``with SimulatorServer() as sim: httpx.get(sim.base_url + "/v1/agreements", …)``
@@ -141,17 +152,6 @@ class SimulatorServer:
         if self._address is None:
             raise RuntimeError("the simulator is not running")
         return self._address
-
-    @property
-    def base_url(self) -> str:
-        return self.address.base_url
-
-    @property
-    def control_url(self) -> str:
-        return self.address.control_url
-
-    def token_url(self, tenant: str = DEFAULT_TENANT_ID) -> str:
-        return self.address.token_url(tenant)
 
     def start(self) -> None:
         if self._thread is not None:
