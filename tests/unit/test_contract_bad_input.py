@@ -28,32 +28,16 @@ from shared.metadata import MCA, AgreementMetadata, AgreementTemplate
 from shared.partner_center.agreement_request import AgreementRequest
 from shared.partner_center.client import CreatedAgreement
 from shared.partner_center.errors import RequestIds
+from tests.contract_samples import EMAIL, FIRST, LAST, PHONE, TEMPLATE
+from tests.contract_samples import valid_event as sample_event
 
-# Distinctive fictional personal data, so "does the error echo it?" cannot be fooled by a common word.
-FIRST = "Zephyrine"
-LAST = "Quillfeather"
-EMAIL = "zephyrine.quillfeather@contoso.example.com"
-PHONE = "+1 555 0147"
+CURRENT_TEMPLATE = TEMPLATE
 PERSONAL_KEYS = ("firstName", "lastName", "email", "phoneNumber")
-
-TENANT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
-CURRENT_TEMPLATE = "117a2bd2-6a5d-4c2b-9d3b-1f4a5e6b7c80"
 
 
 def valid_event(**overrides: Any) -> dict[str, Any]:
-    """A valid bare event; ``overrides`` replace top-level fields (``...`` removes one)."""
-    event: dict[str, Any] = {
-        "eventId": "crm-42",
-        "customerTenantId": TENANT,
-        "dateAgreed": "2026-11-20T09:30:00+01:00",
-        "primaryContact": {"firstName": FIRST, "lastName": LAST, "email": EMAIL, "phoneNumber": PHONE},
-    }
-    for key, value in overrides.items():
-        if value is ...:
-            del event[key]
-        else:
-            event[key] = value
-    return event
+    """The shared valid event, with a +01:00 offset (``overrides`` replace fields; ``...`` removes one)."""
+    return sample_event(**{"dateAgreed": "2026-11-20T09:30:00+01:00", **overrides})
 
 
 def with_contact(**overrides: Any) -> dict[str, Any]:
