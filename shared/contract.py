@@ -283,6 +283,30 @@ def _payload_errors(data: Mapping[str, Any], envelope_id: object) -> list[FieldE
     return []
 
 
+def identifiers_of(body: bytes | Mapping[str, Any]) -> tuple[str, str]:
+    """(eventId, customerTenantId) of a body that may be invalid, bare or CloudEvents; "" for what cannot be read.
+
+    For reports and dead-letter listings: it trusts nothing and never raises.
+    """
+    doc: object = body
+    if isinstance(body, bytes):
+        try:
+            doc = json.loads(body)
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, or absurd: nothing to read
+            return "", ""
+    if not isinstance(doc, Mapping):
+        return "", ""
+    cloud = is_cloud_event(doc)
+    data = doc.get("data") if cloud else doc
+    data = data if isinstance(data, Mapping) else {}
+    event_id = data.get("eventId", doc.get("id") if cloud else None)
+    customer_id = data.get("customerTenantId")
+    return (
+        event_id if isinstance(event_id, str) else "",
+        customer_id if isinstance(customer_id, str) else "",
+    )
+
+
 def event_json_schema() -> dict[str, Any]:
     """The JSON Schema committed under docs/ for CRM developers."""
     schema = SignedAgreementEvent.model_json_schema(by_alias=True, mode="validation")

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from azure.servicebus import ServiceBusMessage, ServiceBusReceivedMessage
 from azure.servicebus.exceptions import MessageAlreadySettled, ServiceBusError
 
-from shared.contract import InvalidEventError, SignedAgreementEvent, is_cloud_event, parse_event
+from shared.contract import InvalidEventError, SignedAgreementEvent, identifiers_of, is_cloud_event, parse_event
 from shared.queue_messages import body_bytes, text_properties
 from shared.settlement import ATTEMPT_PROPERTY
 
@@ -120,21 +120,6 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     except (ValueError, RecursionError):  # not UTF-8, not JSON, or absurd: the caller treats it as opaque
         return None
     return doc if isinstance(doc, dict) else None
-
-
-def identifiers_of(body: bytes) -> tuple[str, str]:
-    """(eventId, customerTenantId) from a bare or CloudEvents body; "" for whatever cannot be read."""
-    doc = _json_object(body)
-    if doc is None:
-        return "", ""
-    data = doc.get("data") if is_cloud_event(doc) else doc
-    data = data if isinstance(data, dict) else {}
-    event_id = data.get("eventId", doc.get("id") if is_cloud_event(doc) else None)
-    customer_id = data.get("customerTenantId")
-    return (
-        event_id if isinstance(event_id, str) else "",
-        customer_id if isinstance(customer_id, str) else "",
-    )
 
 
 # --- selecting -----------------------------------------------------------------------------------------------

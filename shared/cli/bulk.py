@@ -17,11 +17,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from shared.attestation import AlreadyAttested, Attested, Attestor, Outcome, Validated
 from shared.cli.event_files import RawRecord
-from shared.contract import InvalidEventError, SignedAgreementEvent, parse_event
+from shared.contract import InvalidEventError, SignedAgreementEvent, identifiers_of, parse_event
 from shared.settlement import DeadLetterMessage, RedeliveryPolicy, ScheduleRetry, Settlement, decide
 
 
@@ -66,10 +65,8 @@ def validate_records(records: Sequence[RawRecord]) -> tuple[list[_ValidEvent], l
         try:
             event = parse_event(record.body)
         except InvalidEventError as exc:
-            event_id = _best_effort_event_id(record.body)
-            known.append(
-                BulkResult(record.line, str(event_id)[:128], "", ResultStatus.FAILED, "InvalidEvent", str(exc))
-            )
+            event_id, _ = identifiers_of(record.body)  # so the report line can be traced
+            known.append(BulkResult(record.line, event_id[:128], "", ResultStatus.FAILED, "InvalidEvent", str(exc)))
             continue
         if event.event_id in seen:
             known.append(
@@ -85,19 +82,6 @@ def validate_records(records: Sequence[RawRecord]) -> tuple[list[_ValidEvent], l
         seen[event.event_id] = record.line
         valid.append(_ValidEvent(record.line, event))
     return valid, known
-
-
-def _best_effort_event_id(body: bytes | dict[str, Any]) -> str:
-    """The eventId of an invalid record, when it can be read, so the report line can be traced."""
-    if isinstance(body, bytes):
-        try:
-            body = json.loads(body)
-        except ValueError:
-            return ""
-    value = body.get("eventId") if isinstance(body, dict) else None
-    if value is None and isinstance(body, dict) and "specversion" in body:
-        value = body.get("id")
-    return str(value)[:128] if isinstance(value, str | int) else ""
 
 
 def _result(item: _ValidEvent, outcome: Outcome, settlement: Settlement, attempts: int) -> BulkResult:
