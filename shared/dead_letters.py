@@ -9,7 +9,8 @@ fakes); it opens no connection itself. Everything reads messages as ``DeadLetter
   queue *then* completes the dead-lettered original — a crash between the two can only duplicate the
   event (the consumer is idempotent), never lose it. The copy carries the same body and application
   properties plus replay metadata, ``mca-attempt`` reset to 0 (a fresh retry budget), and a fresh
-  message id ``{eventId}/replay-{n}`` that duplicate detection cannot confuse with the original.
+  message id ``{eventId}/replay{n}-{digest}`` (``shared.message_ids``): unique per dead letter (its message
+  id, sequence number and body) and replay, so duplicate detection never drops one replay for another.
   ``--set`` edits to the body are validated with ``parse_event`` *before* anything is sent.
 - **Purge** completes exactly the messages an export has just written, nothing that arrived since.
 
@@ -35,6 +36,7 @@ from azure.servicebus import ServiceBusMessage, ServiceBusReceivedMessage
 from azure.servicebus.exceptions import MessageAlreadySettled, ServiceBusError
 
 from shared.contract import InvalidEventError, SignedAgreementEvent, identifiers_of, is_cloud_event, parse_event
+from shared.message_ids import replay_message_id
 from shared.queue_messages import body_bytes, text_properties
 from shared.settlement import ATTEMPT_PROPERTY
 
@@ -47,7 +49,7 @@ ORIGINAL_SEQUENCE_PROPERTY = "mca-original-sequence-number"
 BROKER_DEAD_LETTER_PROPERTIES = frozenset({"DeadLetterReason", "DeadLetterErrorDescription"})
 PEEK_PAGE_SIZE = 100
 RECEIVE_BATCH_SIZE = 50
-MAX_MESSAGE_ID_CHARS = 128
+EXPORT_FILE_MODE = 0o600  # exports hold whole bodies: contact names, emails and phones
 
 _CONTRACT_FIELDS = frozenset(
     info.alias or name for name, info in SignedAgreementEvent.model_fields.items()
@@ -248,17 +250,27 @@ def _jsonable(properties: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def write_export(records: Iterable[DeadLetterRecord], path: Path) -> int:
-    """Write one ``full_document`` per line to ``path`` (replaced atomically, flushed to disk). Returns the count."""
+    """Write one ``full_document`` per line to ``path`` (replaced atomically, flushed to disk). Returns the count.
+
+    The file holds personal data, so only its owner may read it (mode 0600, set at creation, before any byte
+    is written). Raises ``OSError`` when the path cannot be written; nothing is deleted before that.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     count = 0
-    with partial.open("w", encoding="utf-8", newline="\n") as handle:
-        for record in records:
-            handle.write(json.dumps(full_document(record), ensure_ascii=False, sort_keys=True) + "\n")
-            count += 1
-        handle.flush()
-        os.fsync(handle.fileno())
-    partial.replace(path)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, EXPORT_FILE_MODE)
+    try:
+        os.fchmod(descriptor, EXPORT_FILE_MODE)  # os.open's mode is masked by the umask; an old file keeps its own
+        with open(descriptor, "w", encoding="utf-8", newline="\n", closefd=True) as handle:
+            for record in records:
+                handle.write(json.dumps(full_document(record), ensure_ascii=False, sort_keys=True) + "\n")
+                count += 1
+            handle.flush()
+            os.fsync(handle.fileno())
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)  # no half-written copy of personal data is left behind
+        raise
     return count
 
 
@@ -363,13 +375,6 @@ def replay_count_of(properties: Mapping[str, Any]) -> int:
     return int(text) if text.isdigit() else 0
 
 
-def replay_message_id(base: str, replay_count: int) -> str:
-    """``{base}/replay-{n}`` within the 128-character limit; earlier /retry- and /replay- suffixes dropped."""
-    stem = base.split("/replay-")[0].split("/retry-")[0]
-    suffix = f"/replay-{replay_count}"
-    return stem[: MAX_MESSAGE_ID_CHARS - len(suffix)] + suffix
-
-
 def build_replay(record: DeadLetterRecord, edits: Sequence[FieldEdit] = ()) -> ReplayMessage:
     """The copy to send for ``record``. With edits, raises ``EditError`` or ``InvalidEventError`` (not sent)."""
     body = record.body
@@ -385,11 +390,17 @@ def build_replay(record: DeadLetterRecord, edits: Sequence[FieldEdit] = ()) -> R
     properties[REPLAY_COUNT_PROPERTY] = count
     properties[ORIGINAL_REASON_PROPERTY] = record.reason
     properties[ORIGINAL_SEQUENCE_PROPERTY] = record.sequence_number
-    base = event_id or record.message_id or f"sequence-{record.sequence_number}"
+    message_id = replay_message_id(
+        event_id or record.message_id or f"sequence-{record.sequence_number}",
+        source_message_id=record.message_id,
+        sequence_number=record.sequence_number,
+        body=body,
+        replay_count=count,
+    )
     return ReplayMessage(
         original_sequence_number=record.sequence_number,
         event_id=event_id,
-        message_id=replay_message_id(base, count),
+        message_id=message_id,
         body=body,
         application_properties=properties,
         correlation_id=record.correlation_id or None,

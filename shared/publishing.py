@@ -4,8 +4,9 @@ One event becomes one message:
 
 ==================  ===========================================================================
 body                the event as canonical JSON (contract v1, aliases, no nulls), UTF-8
-message_id          the event id, so the queue's duplicate detection drops a resend of the same
-                    event within its history window (and the consumer is idempotent after that)
+message_id          ``{eventId}/{digest of the body}`` (``shared.message_ids``): the queue's duplicate
+                    detection (one day in production) drops a resend of the same event, while a
+                    correction — same event id, new content — has a new id and reaches the consumer
 correlation_id      the event's ``correlationId``, when it has one
 content_type        ``application/json``
 subject             ``EVENT_TYPE`` (``mca.customer.signed.v1``)
@@ -27,6 +28,7 @@ from azure.servicebus import ServiceBusMessage, ServiceBusMessageBatch
 from azure.servicebus.exceptions import MessageSizeExceededError
 
 from shared.contract import EVENT_TYPE, SignedAgreementEvent
+from shared.message_ids import published_message_id
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +52,10 @@ def canonical_body(event: SignedAgreementEvent) -> bytes:
 
 def event_message(event: SignedAgreementEvent) -> ServiceBusMessage:
     """The Service Bus message for ``event`` (see the table in the module docstring)."""
+    body = canonical_body(event)
     return ServiceBusMessage(
-        canonical_body(event),
-        message_id=event.event_id,
+        body,
+        message_id=published_message_id(event.event_id, body),
         correlation_id=event.correlation_id,
         content_type=CONTENT_TYPE,
         subject=EVENT_TYPE,

@@ -51,11 +51,12 @@ async def process_message(
     policy: RedeliveryPolicy,
     rng: random.Random,
     message_id: str = "",
+    time_to_live: float | None = None,
 ) -> Processed:
-    """Attest one message body and settle the message accordingly."""
+    """Attest one message body and settle the message accordingly (a retry never later than ``time_to_live``)."""
     started = time.perf_counter()
     outcome = await attestor.attest_body(body)
-    settlement = decide(outcome, attempt, policy, rng)
+    settlement = decide(outcome, attempt, policy, rng, time_to_live=time_to_live)
     await settle(settlement, settler)
     extra: dict[str, object] = {
         "event": "message.settled",

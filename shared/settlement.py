@@ -18,12 +18,17 @@ Validated          complete (dry-run hosts only)
 =================  =====================================================================
 
 The retry attempt travels with the message in the application property ``mca-attempt``. The copy gets a
-fresh message id (``{original id}/retry-{attempt}``) so the queue's duplicate detection, keyed on the
-message id, cannot drop it.
+fresh message id (``shared.message_ids.retry_message_id``: unique per original message and attempt) so
+the queue's duplicate detection, keyed on the message id, cannot drop it.
+
+Every delay is bounded: never longer than ``RedeliveryPolicy.max_seconds`` (``ATTEST_RETRY_MAX_SECONDS``,
+one hour by default) nor than the message's own time to live, whatever ``Retry-After`` asked for — an epoch
+sent as Retry-After must not park an event in the year 2081.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,10 +57,22 @@ class RedeliveryPolicy:
     base_seconds: float = 30.0
     max_seconds: float = 3600.0
 
-    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
-        """Seconds until retry ``attempt`` (1-based): exponential with jitter, never below Retry-After."""
+    def delay(
+        self, attempt: int, retry_after: float | None, rng: random.Random, *, time_to_live: float | None = None
+    ) -> float:
+        """Seconds until retry ``attempt`` (1-based): exponential with jitter, at least Retry-After, and at most
+        ``max_seconds`` and the message's ``time_to_live``. A Retry-After that is negative or not finite is
+        treated as absent."""
         backoff = exponential_delay(attempt, base=self.base_seconds, cap=self.max_seconds, rng=rng)
-        return max(backoff, retry_after or 0.0)
+        wanted = max(backoff, retry_after) if retry_after is not None and _usable(retry_after) else backoff
+        ceiling = self.max_seconds
+        if time_to_live is not None and math.isfinite(time_to_live) and time_to_live > 0:
+            ceiling = min(ceiling, time_to_live)
+        return max(0.0, min(wanted, ceiling))
+
+
+def _usable(seconds: float) -> bool:
+    return math.isfinite(seconds) and seconds >= 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +107,16 @@ def attempt_of(application_properties: Mapping[str | bytes, object] | None) -> i
     return 0
 
 
-def decide(outcome: Outcome, attempt: int, policy: RedeliveryPolicy, rng: random.Random) -> Settlement:
-    """The settlement for ``outcome`` of a message that already had ``attempt`` scheduled retries."""
+def decide(
+    outcome: Outcome,
+    attempt: int,
+    policy: RedeliveryPolicy,
+    rng: random.Random,
+    *,
+    time_to_live: float | None = None,
+) -> Settlement:
+    """The settlement for ``outcome`` of a message that already had ``attempt`` scheduled retries
+    (``time_to_live``: the message's, in seconds, when known; a retry is never scheduled beyond it)."""
     if isinstance(outcome, Attested | AlreadyAttested | Validated):
         return Complete()
     if isinstance(outcome, DeadLetter):
@@ -103,14 +128,9 @@ def decide(outcome: Outcome, attempt: int, policy: RedeliveryPolicy, rng: random
                 _short(f"gave up after {attempt} scheduled retries; last error: {outcome.description}"),
             )
         next_attempt = attempt + 1
-        return ScheduleRetry(policy.delay(next_attempt, outcome.retry_after, rng), next_attempt)
+        delay = policy.delay(next_attempt, outcome.retry_after, rng, time_to_live=time_to_live)
+        return ScheduleRetry(delay, next_attempt)
     raise TypeError(f"unknown outcome {type(outcome).__name__}")  # pragma: no cover — the union is closed
-
-
-def retry_message_id(original_message_id: str, attempt: int) -> str:
-    """A fresh id for a scheduled copy, so duplicate detection does not drop it."""
-    base = original_message_id.split("/retry-")[0]
-    return f"{base}/retry-{attempt}"[:128]
 
 
 class MessageSettler(Protocol):

@@ -231,8 +231,21 @@ def export(
 ) -> None:
     """Write every matching message, all properties and body, to a JSONL file (a backup; holds personal data)."""
     records = _run(_matching(queue, selection))
-    count = write_export(records, out_file)
+    count = _export_or_exit(records, out_file)
     stdout_console().print(f"exported {count} messages to {out_file}")
+
+
+def _export_or_exit(records: list[DeadLetterRecord], path: Path) -> int:
+    """``write_export`` (mode 0600: the file holds personal data); a path that cannot be written → one line, exit 1."""
+    try:
+        return write_export(records, path)
+    except OSError as exc:
+        Console(stderr=True).print(
+            f"[red]error:[/] cannot write {path}: {exc.strerror or type(exc).__name__}; nothing was changed",
+            markup=True,
+            highlight=False,
+        )
+        sys.exit(EXIT_SOME_FAILED)
 
 
 def _edits(sets: tuple[str, ...], unsets: tuple[str, ...]) -> list[FieldEdit]:
@@ -361,7 +374,7 @@ def purge(
             f"Delete {len(records)} dead-lettered messages of {queue} (after exporting them to {export_to})?",
             abort=True,
         )
-    exported = write_export(records, export_to)
+    exported = _export_or_exit(records, export_to)
     out.print(f"exported {exported} messages to {export_to}")
 
     async def run() -> int:

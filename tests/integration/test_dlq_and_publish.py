@@ -128,7 +128,8 @@ def drain_queue(client: ServiceBusClient, expected: int) -> list[ServiceBusRecei
 def test_publish_sends_one_message_per_valid_event_with_ids_and_properties(
     emulator: ServiceBusEmulator, client: ServiceBusClient, tmp_path: Path
 ) -> None:
-    """A file's valid events arrive with id = eventId, correlation id, content type and subject; invalid ones not."""
+    """A file's valid events arrive with id = eventId/digest, correlation id, content type and subject; invalid ones
+    not."""
     docs = [
         event_doc("crm-1", correlationId="corr-1"),
         event_doc("crm-2"),
@@ -143,7 +144,7 @@ def test_publish_sends_one_message_per_valid_event_with_ids_and_properties(
 
     assert result.exit_code == 1, result.output  # one invalid record
     assert "published=3 invalid=1 duplicate_in_file=1" in result.output
-    messages = {str(m.message_id): m for m in drain_queue(client, 3)}
+    messages = {str(m.message_id).split("/")[0]: m for m in drain_queue(client, 3)}
     assert sorted(messages) == ["crm-1", "crm-2", "crm-4"]
     first = messages["crm-1"]
     assert (first.correlation_id, first.content_type, first.subject) == ("corr-1", "application/json", EVENT_TYPE)
@@ -163,7 +164,30 @@ def test_publishing_the_same_events_again_is_dropped_by_duplicate_detection(
 
     assert second.exit_code == 0, second.output
     assert emulator.queue_depths(QUEUE).active == 4
-    assert sorted(str(m.message_id) for m in drain_queue(client, 4)) == [f"crm-{i}" for i in range(4)]
+    assert sorted(str(m.message_id).split("/")[0] for m in drain_queue(client, 4)) == [f"crm-{i}" for i in range(4)]
+
+
+def test_a_corrected_event_reaches_the_queue(
+    emulator: ServiceBusEmulator, client: ServiceBusClient, tmp_path: Path
+) -> None:
+    """Same eventId, new phone, published after the original: duplicate detection keeps both, and publish says so."""
+    original = tmp_path / "original.jsonl"
+    original.write_text(json.dumps(event_doc("crm-7")) + "\n", encoding="utf-8")
+    corrected = tmp_path / "corrected.jsonl"
+    contact = {
+        "firstName": "Ada",
+        "lastName": "Lovelace",
+        "email": "crm-7@contoso.example.com",
+        "phoneNumber": "+1 425",
+    }
+    corrected.write_text(json.dumps(event_doc("crm-7", primaryContact=contact)) + "\n", encoding="utf-8")
+
+    assert run_cli(emulator, "publish", str(original)).exit_code == 0
+    second = run_cli(emulator, "publish", str(corrected))
+
+    assert "published=1" in second.output
+    bodies = [parse_event(body_bytes(m)) for m in drain_queue(client, 2)]
+    assert [b.primary_contact.phone_number for b in bodies] == [None, "+1 425"]
 
 
 # --- list / show / export ------------------------------------------------------------------------------------
@@ -264,9 +288,10 @@ def test_replay_moves_matching_messages_back_with_metadata(
     assert result.exit_code == 0, result.output
     assert "replayed=3 skipped=1 failed=0" in result.output
     assert [s.message_id for s in emulator.dead_letters(QUEUE)] == ["inv-0"]  # the other reason stays
-    replayed = {str(m.message_id): m for m in drain_queue(client, 3)}
-    assert sorted(replayed) == [f"ret-{i}/replay-1" for i in range(3)]
-    copy = replayed["ret-1/replay-1"]
+    replayed = {str(m.message_id).split("/")[0]: m for m in drain_queue(client, 3)}
+    assert sorted(replayed) == [f"ret-{i}" for i in range(3)]
+    assert all(str(m.message_id).split("/")[1].startswith("replay1-") for m in replayed.values())
+    copy = replayed["ret-1"]
     assert text_properties(copy.application_properties) == {
         "crm-source": "dynamics",
         "mca-attempt": 0,
@@ -328,8 +353,35 @@ def test_replay_with_a_valid_edit_sends_the_edited_event(
     assert result.exit_code == 0, result.output
     [copy] = drain_queue(client, 1)
     assert parse_event(body_bytes(copy)).primary_contact.email == "fixed@contoso.example.com"
-    assert copy.message_id == "crm-10/replay-1"
+    assert str(copy.message_id).startswith("crm-10/replay1-")
     assert emulator.queue_depths(QUEUE).dead_lettered == 0
+
+
+def test_two_dead_letters_with_one_event_id_both_come_back(
+    emulator: ServiceBusEmulator, client: ServiceBusClient
+) -> None:
+    """An original and its correction, both dead-lettered under one eventId: replay sends two copies and the queue
+    (duplicate detection on) keeps both — the tool's replayed=2 is true."""
+    contact = {
+        "firstName": "Ada",
+        "lastName": "Lovelace",
+        "email": "crm-11@contoso.example.com",
+        "phoneNumber": "+1 425",
+    }
+    messages = [
+        ServiceBusMessage(json.dumps(doc), message_id=f"crm-11/{n}", content_type="application/json")
+        for n, doc in enumerate([event_doc("crm-11"), event_doc("crm-11", primaryContact=contact)])
+    ]
+    with client.get_queue_sender(QUEUE) as sender:
+        sender.send_messages(messages)
+    dead_letter_everything(client, 2, {f"crm-11/{n}": ("UnknownCustomer", "for the test") for n in range(2)})
+
+    result = run_cli(emulator, "dlq", "replay", "--event-id", "crm-11", "--max-wait", "1")
+
+    assert "replayed=2 skipped=0 failed=0" in result.output, result.output
+    copies = drain_queue(client, 2)
+    assert len({str(m.message_id) for m in copies}) == 2
+    assert sorted(str(parse_event(body_bytes(m)).primary_contact.phone_number) for m in copies) == ["+1 425", "None"]
 
 
 # --- purge ---------------------------------------------------------------------------------------------------

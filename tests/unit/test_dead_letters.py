@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,10 +31,10 @@ from shared.dead_letters import (
     peek_one,
     plan_replays,
     replay,
-    replay_message_id,
     summary_document,
     write_export,
 )
+from shared.message_ids import replay_message_id, retry_message_id
 
 TENANT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 OTHER_TENANT = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
@@ -81,6 +83,17 @@ def dead_letter(sequence_number: int, event_id: str = "", **kwargs: Any) -> Fake
         {b"DeadLetterReason": b"InvalidEvent", b"DeadLetterErrorDescription": b"bad", b"mca-attempt": 0},
     )
     return FakeMessage(sequence_number, **kwargs)
+
+
+def replay_id_of(message: FakeMessage, readable: str, count: int) -> str:
+    """The replay id the one message-id rule gives this dead letter."""
+    return replay_message_id(
+        readable,
+        source_message_id=message.message_id or "",
+        sequence_number=message.sequence_number,
+        body=message.body,
+        replay_count=count,
+    )
 
 
 def record(message: FakeMessage) -> DeadLetterRecord:
@@ -313,7 +326,7 @@ def test_editing_a_body_that_is_not_json_is_rejected() -> None:
 
 
 def test_replay_copy_has_fresh_id_reset_attempt_and_metadata() -> None:
-    """The copy: {eventId}/replay-1, mca-attempt 0, replay count, original reason and sequence number."""
+    """The copy: {eventId}/replay1-…, mca-attempt 0, replay count, original reason and sequence number."""
     message = dead_letter(
         42,
         "crm-42",
@@ -323,7 +336,8 @@ def test_replay_copy_has_fresh_id_reset_attempt_and_metadata() -> None:
         application_properties={"mca-attempt": 8, "DeadLetterReason": "RetriesExhausted", "crm-source": "dyn"},
     )
     copy = build_replay(record(message))
-    assert copy.message_id == "crm-42/replay-1"
+    assert copy.message_id == replay_id_of(message, "crm-42", 1)
+    assert copy.message_id.startswith("crm-42/replay1-")
     assert copy.application_properties == {
         "crm-source": "dyn",
         "mca-attempt": 0,
@@ -334,7 +348,7 @@ def test_replay_copy_has_fresh_id_reset_attempt_and_metadata() -> None:
     sb = copy.to_servicebus_message()
     assert b"".join(sb.body) == message.body  # unedited: byte for byte
     assert (sb.message_id, sb.correlation_id, sb.content_type, sb.subject) == (
-        "crm-42/replay-1",
+        copy.message_id,
         "corr-42",
         "application/json",
         "mca.customer.signed.v1",
@@ -342,19 +356,46 @@ def test_replay_copy_has_fresh_id_reset_attempt_and_metadata() -> None:
 
 
 def test_second_replay_counts_up() -> None:
-    """A message replayed before gets replay count 2 and id {eventId}/replay-2."""
+    """A message replayed before gets replay count 2 and id {eventId}/replay2-…."""
     message = dead_letter(3, "crm-3", application_properties={"mca-replay-count": 1, "mca-original-reason": "X"})
     copy = build_replay(record(message))
-    assert copy.message_id == "crm-3/replay-2"
+    assert copy.message_id == replay_id_of(message, "crm-3", 2)
+    assert copy.message_id.startswith("crm-3/replay2-")
     assert copy.application_properties["mca-replay-count"] == 2
     assert copy.application_properties["mca-original-reason"] == "InvalidEvent"
 
 
-def test_replay_id_falls_back_to_the_message_id_without_suffixes() -> None:
-    """Without a readable eventId the original message id is the base, minus /retry- and /replay- parts."""
-    copy = build_replay(record(dead_letter(1, body=b"opaque", message_id="m-1/retry-3")))
-    assert copy.message_id == "m-1/replay-1"
-    assert replay_message_id("x" * 128, 12) == "x" * 118 + "/replay-12"
+def test_replay_id_falls_back_to_the_message_id_without_our_suffixes() -> None:
+    """Without a readable eventId the original message id is the readable part, minus this system's suffixes."""
+    retry_copy_id = retry_message_id("m-1", 3)
+    message = dead_letter(1, body=b"opaque", message_id=retry_copy_id)
+    copy = build_replay(record(message))
+    assert copy.message_id == replay_id_of(message, retry_copy_id, 1)
+    assert copy.message_id.startswith("m-1/replay1-")
+
+
+def test_two_dead_letters_with_one_event_id_replay_under_different_ids() -> None:
+    """An original and its correction (same eventId, different body and sequence number) never share a replay id,
+    and neither replay id equals the other's original."""
+    original = dead_letter(1, "crm-9")
+    contact = {"firstName": "Ada", "lastName": "Lovelace", "email": EMAIL, "phoneNumber": "+1 206 555 0199"}
+    correction = dead_letter(2, "crm-9", body=body_of(event_doc("crm-9", primaryContact=contact)))
+    ids = {build_replay(record(original)).message_id, build_replay(record(correction)).message_id}
+    assert len(ids) == 2
+    assert ids.isdisjoint({original.message_id, correction.message_id})
+
+
+def test_same_body_dead_lettered_twice_still_replays_under_different_ids() -> None:
+    """Two dead letters with identical bodies and message ids differ by sequence number, so their copies do too."""
+    first, second = dead_letter(7, "crm-7"), dead_letter(8, "crm-7")
+    assert build_replay(record(first)).message_id != build_replay(record(second)).message_id
+
+
+def test_an_edited_replay_differs_from_an_unedited_one() -> None:
+    """Replaying with --set gives a different id than the unedited replay of the same dead letter."""
+    message = dead_letter(5, "crm-5")
+    edited = build_replay(record(message), [FieldEdit.parse_set("primaryContact.email=new@example.com")])
+    assert edited.message_id != build_replay(record(message)).message_id
 
 
 def test_valid_edit_changes_the_body_of_the_copy() -> None:
@@ -388,7 +429,10 @@ async def test_replay_sends_before_completing_each_original() -> None:
     queue = FakeDeadLetterQueue([dead_letter(1), dead_letter(2)], journal)
     sender = FakeSender(journal)
     summary = await replay(queue, sender, selection=DeadLetterFilter(), max_wait_time=0.1)  # type: ignore[arg-type]
-    assert journal == [("send", "crm-1/replay-1"), ("complete", 1), ("send", "crm-2/replay-1"), ("complete", 2)]
+    sent = [entry[1] for entry in journal if entry[0] == "send"]
+    assert [entry[0] for entry in journal] == ["send", "complete", "send", "complete"]
+    assert [entry[1] for entry in journal if entry[0] == "complete"] == [1, 2]
+    assert [s.split("/")[0] for s in sent] == ["crm-1", "crm-2"]
     assert (summary.replayed, summary.failed, summary.skipped) == (2, 0, 0)
     assert queue.messages == []
     assert all(wait == 0.1 for wait in queue.receive_waits)
@@ -449,7 +493,8 @@ async def test_complete_failure_after_send_is_reported_not_hidden() -> None:
     queue = FakeDeadLetterQueue([dead_letter(1)], journal)
     queue.fail_complete.add(1)
     summary = await replay(queue, FakeSender(journal), selection=DeadLetterFilter())  # type: ignore[arg-type]
-    assert journal[0] == ("send", "crm-1/replay-1")
+    assert journal[0][0] == "send"
+    assert journal[0][1].startswith("crm-1/replay1-")
     assert summary.failed == 1
     assert "still in the DLQ" in summary.results[0].detail
 
@@ -508,3 +553,46 @@ def test_purge_refuses_to_overwrite_an_export(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["dlq", "purge", "--export-to", str(existing), "--yes"], env=NO_CONNECTION)
     assert result.exit_code == 2
     assert existing.read_text(encoding="utf-8") == "keep\n"
+
+
+def test_export_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """The export holds personal data: mode 0600 even under a permissive umask, and replacing an old file."""
+    path = tmp_path / "dlq.jsonl"
+    path.write_text("old")
+    path.chmod(0o644)
+    old_umask = os.umask(0)
+    try:
+        write_export([record(dead_letter(1))], path)
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_export_to_an_unwritable_path_is_one_line_and_changes_nothing(tmp_path: Path) -> None:
+    """`dlq purge --export-to` a path under a file: a one-line error, exit 1, no traceback, nothing deleted."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    deleted: list[int] = []
+
+    async def fake_matching(
+        queue: str, selection: DeadLetterFilter, limit: int | None = None
+    ) -> list[DeadLetterRecord]:
+        return [record(dead_letter(1))]
+
+    async def fake_delete(*args: Any, **kwargs: Any) -> int:
+        deleted.append(1)
+        return 1
+
+    from shared.cli import dlq_command
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dlq_command, "_matching", fake_matching)
+        patch.setattr(dlq_command, "delete_exported", fake_delete)
+        result = CliRunner().invoke(
+            cli, ["dlq", "purge", "--export-to", str(blocker / "out.jsonl"), "--yes"], catch_exceptions=False
+        )
+    assert result.exit_code == 1
+    assert "cannot write" in result.output
+    assert "Traceback" not in result.output
+    assert deleted == []

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from shared.cli.main import cli
 from shared.contract import EVENT_TYPE, SignedAgreementEvent, parse_event
+from shared.message_ids import published_message_id
 from shared.publishing import canonical_body, event_message, publish_events
 
 TENANT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -64,9 +65,10 @@ class RecordingSender:
 
 
 def test_message_carries_event_id_subject_content_type_and_correlation_id() -> None:
-    """One event → one message: id = eventId, correlation id, JSON content type, subject = event type."""
+    """One event → one message: id = eventId + body digest, correlation id, JSON content type, subject = event type."""
     message = event_message(event(correlationId="corr-7"))
-    assert message.message_id == "crm-1"
+    assert message.message_id == published_message_id("crm-1", canonical_body(event(correlationId="corr-7")))
+    assert message.message_id.startswith("crm-1/")
     assert message.correlation_id == "corr-7"
     assert message.content_type == "application/json"
     assert message.subject == EVENT_TYPE
@@ -93,7 +95,7 @@ async def test_batches_hold_at_most_batch_size_messages() -> None:
     batches = await publish_events(sender, [event(f"crm-{i}") for i in range(7)], batch_size=3, on_sent=reported.append)
     assert batches == 3
     assert [len(b) for b in sender.sent] == [3, 3, 1]
-    assert [m.message_id for b in sender.sent for m in b] == [f"crm-{i}" for i in range(7)]
+    assert [str(m.message_id).split("/")[0] for b in sender.sent for m in b] == [f"crm-{i}" for i in range(7)]
     assert reported == [3, 3, 1]
 
 
@@ -155,3 +157,17 @@ def test_unsupported_file_type_is_a_usage_error(tmp_path: Path) -> None:
     file.write_text("<events/>", encoding="utf-8")
     result = CliRunner().invoke(cli, ["publish", str(file), "--dry-run"], env=NO_CONNECTION)
     assert result.exit_code == 2
+
+
+def test_a_correction_of_an_event_gets_a_new_message_id() -> None:
+    """Same eventId, new phone: a different message id, so duplicate detection does not drop the correction."""
+    original = event()
+    contact = {"firstName": "Ada", "lastName": "Lovelace", "email": "ada@contoso.example.com", "phoneNumber": "+1 425"}
+    correction = event(primaryContact=contact)
+    assert correction.event_id == original.event_id
+    assert event_message(correction).message_id != event_message(original).message_id
+
+
+def test_a_resend_of_the_same_event_keeps_its_message_id() -> None:
+    """The same event published twice gets the same message id, so the broker drops the resend."""
+    assert event_message(event()).message_id == event_message(event()).message_id

@@ -16,6 +16,7 @@ from azure.functions.timer import TimerRequest
 
 from functions.runtime import runtime
 from shared.attestation import AlreadyAttested, Attested, DeadLetter, DeadLetterReason, Outcome, RetryLater
+from shared.message_ids import retry_message_id
 from shared.metadata_cache import RefreshResult
 from shared.metrics import RecordingMetrics
 from shared.settlement import ATTEMPT_PROPERTY, RedeliveryPolicy
@@ -113,7 +114,7 @@ def metrics() -> RecordingMetrics:
 @pytest.fixture(autouse=True)
 def _reset_runtime() -> Iterator[None]:
     yield
-    runtime._services = runtime._metrics = runtime._sender = None
+    runtime.uninstall()
 
 
 async def _trigger(
@@ -193,7 +194,8 @@ async def test_transient_failure_schedules_a_copy_then_completes(
     copy, when = sender.scheduled[0]
     assert copy.application_properties is not None
     assert copy.application_properties[ATTEMPT_PROPERTY] == 1
-    assert copy.message_id == "crm-7/retry-1"
+    assert copy.message_id == retry_message_id("crm-7", 1)
+    assert copy.message_id.startswith("crm-7/retry1-")
     assert b"".join(copy.body) == json.dumps(body).encode()
     assert (when - before).total_seconds() >= 57
 
