@@ -26,17 +26,19 @@ async def attest_signed_agreement(
     message: servicebus.ServiceBusReceivedMessage, message_actions: servicebus.ServiceBusMessageActions
 ) -> None:
     from functions.settler import FunctionsMessageSettler
-    from shared.queue_messages import body_bytes
+    from shared.contract import MAX_BODY_BYTES
+    from shared.queue_messages import body_bytes, time_to_live_seconds
     from shared.queue_processing import process_message
     from shared.settlement import attempt_of
 
     services = await runtime.services()
     await process_message(
-        body_bytes(message),
+        body_bytes(message, limit=MAX_BODY_BYTES),
         attempt=attempt_of(message.application_properties),
         attestor=services.attestor,
-        settler=FunctionsMessageSettler(message, message_actions, runtime.retry_sender),
+        settler=FunctionsMessageSettler(message, message_actions, runtime.retry_scheduler()),
         policy=services.redelivery,
         rng=services.rng,
         message_id=str(message.message_id or ""),
+        time_to_live=time_to_live_seconds(message),
     )

@@ -2,7 +2,7 @@
 
 Nothing is built at import: an import-time failure in Functions stops *every* function from loading,
 and heavy imports slow every cold start. The first invocation pays for settings, the HTTP pool, the
-token provider, the metadata cache and (for retries) a Service Bus sender; later ones reuse them.
+token provider, the metadata cache and (for retries) one Service Bus sender; later ones reuse them.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from azure.servicebus.aio import ServiceBusSender
-
     from shared.bootstrap import Services
     from shared.metrics import Metrics
+    from shared.retry_scheduler import MessageScheduler, RetryScheduler
 
 
 class FunctionRuntime:
@@ -25,7 +24,7 @@ class FunctionRuntime:
         self._lock = asyncio.Lock()
         self._stack: AsyncExitStack | None = None
         self._services: Services | None = None
-        self._sender: ServiceBusSender | None = None
+        self._scheduler: RetryScheduler | None = None
         self._metrics: Metrics | None = None
 
     async def services(self) -> Services:
@@ -47,29 +46,39 @@ class FunctionRuntime:
         assert self._metrics is not None
         return self._metrics
 
-    async def retry_sender(self) -> ServiceBusSender:
-        """A sender to the events queue, for scheduling retry copies (identity-based connection)."""
-        if self._sender is None:
-            services = await self.services()
-            async with self._lock:
-                if self._sender is None:
-                    from shared.servicebus_connection import open_client_from_environment
+    def retry_scheduler(self) -> RetryScheduler:
+        """The process's one scheduler of retry copies: every invocation shares its sender, one schedule at a
+        time (concurrent first calls on a fresh sender race in the SDK; see shared/retry_scheduler.py)."""
+        if self._scheduler is None:
+            from shared.retry_scheduler import RetryScheduler
 
-                    assert self._stack is not None
-                    client = await self._stack.enter_async_context(open_client_from_environment())
-                    self._sender = await self._stack.enter_async_context(
-                        client.get_queue_sender(services.settings.queue_name)
-                    )
-        return self._sender
+            self._scheduler = RetryScheduler(self._open_retry_sender)
+        return self._scheduler
 
-    def install(self, services: Services, metrics: Metrics, retry_sender: ServiceBusSender) -> None:
+    async def _open_retry_sender(self) -> MessageScheduler:
+        """A sender to the events queue (identity-based connection); called once, under the scheduler's lock."""
+        from shared.servicebus_connection import open_client_from_environment
+
+        services = await self.services()
+        assert self._stack is not None
+        client = await self._stack.enter_async_context(open_client_from_environment())
+        return await self._stack.enter_async_context(client.get_queue_sender(services.settings.queue_name))
+
+    def install(self, services: Services, metrics: Metrics, retry_sender: MessageScheduler) -> None:
         """Test switch: use these instead of building from the environment (no host, no Azure)."""
-        self._services, self._metrics, self._sender = services, metrics, retry_sender
+        from shared.retry_scheduler import RetryScheduler
+
+        self._services, self._metrics = services, metrics
+        self._scheduler = RetryScheduler.over(retry_sender)
+
+    def uninstall(self) -> None:
+        """Test switch: forget what ``install`` set, without closing anything."""
+        self._services = self._metrics = self._scheduler = None
 
     async def aclose(self) -> None:
         if self._stack is not None:
             await self._stack.aclose()
-        self._stack, self._services, self._sender = None, None, None
+        self._stack, self._services, self._scheduler = None, None, None
 
 
 def _configure_telemetry(connection_string: str) -> Metrics:

@@ -2,20 +2,18 @@
 
 Settlement goes to the Functions host over gRPC (synchronous calls): they run in a thread so the event
 loop keeps serving other messages. Scheduling a retry copy is not something the host offers, so it goes
-through an azure-servicebus sender to the same queue.
+through the process's ``RetryScheduler`` (one azure-servicebus sender to the same queue, one call at a time).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.servicebus import ServiceBusReceivedMessage
-from azure.servicebus.aio import ServiceBusSender
 
 from shared.queue_messages import copy_for_retry
+from shared.retry_scheduler import RetryScheduler
 
 
 class FunctionsMessageSettler:
@@ -23,11 +21,11 @@ class FunctionsMessageSettler:
         self,
         message: ServiceBusReceivedMessage,
         actions: Any,  # azurefunctions.extensions.bindings.servicebus.ServiceBusMessageActions (untyped)
-        sender: Callable[[], Awaitable[ServiceBusSender]],
+        scheduler: RetryScheduler,
     ) -> None:
         self._message = message
         self._actions = actions
-        self._sender = sender
+        self._scheduler = scheduler
 
     async def complete(self) -> None:
         await asyncio.to_thread(self._actions.complete, self._message)
@@ -41,6 +39,4 @@ class FunctionsMessageSettler:
         )
 
     async def schedule_copy(self, delay_seconds: float, attempt: int) -> None:
-        sender = await self._sender()
-        when = datetime.now(UTC) + timedelta(seconds=delay_seconds)
-        await sender.schedule_messages(copy_for_retry(self._message, attempt), when)
+        await self._scheduler.schedule(copy_for_retry(self._message, attempt), delay_seconds)

@@ -18,15 +18,16 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 from azure.servicebus import ServiceBusReceivedMessage
-from azure.servicebus.aio import AutoLockRenewer, ServiceBusClient, ServiceBusReceiver, ServiceBusSender
+from azure.servicebus.aio import AutoLockRenewer, ServiceBusClient, ServiceBusReceiver
 from azure.servicebus.exceptions import ServiceBusError
 
 from shared.bootstrap import Services
-from shared.queue_messages import body_bytes, copy_for_retry
+from shared.contract import MAX_BODY_BYTES
+from shared.queue_messages import body_bytes, copy_for_retry, time_to_live_seconds
 from shared.queue_processing import process_message
+from shared.retry_scheduler import RetryScheduler
 from shared.settlement import attempt_of
 
 log = logging.getLogger(__name__)
@@ -70,17 +71,17 @@ class SettlementLane:
 
 
 class SdkMessageSettler:
-    """``MessageSettler`` over an azure-servicebus receiver (settlement) and sender (retry copies)."""
+    """``MessageSettler`` over an azure-servicebus receiver (settlement) and a shared retry scheduler."""
 
     def __init__(
         self,
         receiver: ServiceBusReceiver,
-        sender: ServiceBusSender,
+        scheduler: RetryScheduler,
         message: ServiceBusReceivedMessage,
         lane: SettlementLane,
     ) -> None:
         self._receiver = receiver
-        self._sender = sender
+        self._scheduler = scheduler
         self._message = message
         self._lane = lane
 
@@ -93,8 +94,7 @@ class SdkMessageSettler:
         )
 
     async def schedule_copy(self, delay_seconds: float, attempt: int) -> None:
-        when = datetime.now(UTC) + timedelta(seconds=delay_seconds)
-        await self._sender.schedule_messages(copy_for_retry(self._message, attempt), when)
+        await self._scheduler.schedule(copy_for_retry(self._message, attempt), delay_seconds)
 
 
 @dataclass(slots=True)
@@ -152,6 +152,7 @@ class Worker:
         sender = self._client.get_queue_sender(self._queue_name)
         renewer = AutoLockRenewer(max_lock_renewal_duration=LOCK_RENEWAL_SECONDS)
         lane = SettlementLane()
+        scheduler = RetryScheduler.over(sender)  # one schedule at a time: see shared/retry_scheduler.py
         async with receiver, sender, renewer:
             try:
                 while not stop.is_set():
@@ -166,7 +167,7 @@ class Worker:
                     for message in messages:
                         self.stats.received += 1
                         renewer.register(receiver, message, max_lock_renewal_duration=LOCK_RENEWAL_SECONDS)
-                        task = asyncio.create_task(self._handle(receiver, sender, message, lane))
+                        task = asyncio.create_task(self._handle(receiver, scheduler, message, lane))
                         self._in_flight.add(task)
                         task.add_done_callback(self._in_flight.discard)
             finally:
@@ -201,20 +202,21 @@ class Worker:
     async def _handle(
         self,
         receiver: ServiceBusReceiver,
-        sender: ServiceBusSender,
+        scheduler: RetryScheduler,
         message: ServiceBusReceivedMessage,
         lane: SettlementLane,
     ) -> None:
         services = self._services
         try:
             processed = await process_message(
-                body_bytes(message),
+                body_bytes(message, limit=MAX_BODY_BYTES),
                 attempt=attempt_of(message.application_properties),
                 attestor=services.attestor,
-                settler=SdkMessageSettler(receiver, sender, message, lane),
+                settler=SdkMessageSettler(receiver, scheduler, message, lane),
                 policy=services.redelivery,
                 rng=services.rng,
                 message_id=str(message.message_id or ""),
+                time_to_live=time_to_live_seconds(message),
             )
         except (TimeoutError, ServiceBusError, OSError, ValueError) as exc:
             # Settlement or scheduling failed (lock lost, connection dropped, handler already shut down — the

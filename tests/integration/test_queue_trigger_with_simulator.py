@@ -29,7 +29,7 @@ def sender(services: Services) -> Iterator[RecordingSender]:
     recording = RecordingSender()
     runtime.install(services, RecordingMetrics(), recording)  # type: ignore[arg-type]
     yield recording
-    runtime._services = runtime._metrics = runtime._sender = None
+    runtime.uninstall()
 
 
 async def _deliver(body: dict[str, Any] | bytes, attempt: int = 0) -> RecordingMessageActions:
