@@ -1,0 +1,133 @@
+"""The building blocks of contract v1: limits, field types and field-level errors.
+
+Both the event model (``shared.contract``) and the envelopes around it (``shared.envelopes``) validate
+with these types and report with these errors, so an identifier obeys one rule and a reason reads the
+same wherever it is found. Reasons name the field and the rule and never echo the value back, because
+values here are personal data (names, emails, phone numbers).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, StringConstraints, ValidationError
+
+MAX_NAME_CHARS = 100
+MAX_EMAIL_CHARS = 254  # RFC 5321 path limit
+MAX_PHONE_CHARS = 32
+MAX_ID_CHARS = 128  # Service Bus message ids are at most 128 characters; the event id becomes one
+ALLOWED_CLOCK_SKEW = timedelta(minutes=5)
+
+_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]*$"
+PHONE_PATTERN = r"^\+?[0-9][0-9 ()./-]*$"
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: Unicode category Cc
+_ISO_DATE_START = re.compile(r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One failing field: a dotted path (``primaryContact.email``) and the rule it broke."""
+
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
+class InvalidEventError(ValueError):
+    """The event cannot be attested as it is. ``errors`` lists every failing field."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = tuple(errors)
+        super().__init__("; ".join(str(e) for e in self.errors))
+
+
+def _no_control_chars(value: str) -> str:
+    if _CONTROL_CHARS.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _iso_8601_not_unix_time(value: object) -> object:
+    # Pydantic reads a number, or a string of digits, as Unix time (guessing seconds or milliseconds);
+    # the contract asks for ISO-8601 text, so neither is accepted.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("must be an ISO-8601 date-time string such as 2026-11-20T09:30:00Z, not a number")
+    if isinstance(value, str) and not _ISO_DATE_START.match(value):
+        raise ValueError("must be an ISO-8601 date-time such as 2026-11-20T09:30:00Z")
+    return value
+
+
+def _utc_not_in_future(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must carry a UTC offset, e.g. 2026-11-20T09:30:00Z or +01:00")
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 has no UTC equivalent
+        raise ValueError("must fall between years 1 and 9999 once converted to UTC") from None
+    if value > datetime.now(UTC) + ALLOWED_CLOCK_SKEW:
+        raise ValueError("must not be in the future (Partner Center rejects it with 600002)")
+    return value
+
+
+def _canonical_guid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValueError("must be a GUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6") from None
+
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_CHARS),
+    AfterValidator(_no_control_chars),
+]
+Guid = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_canonical_guid)]
+DateAgreed = Annotated[datetime, BeforeValidator(_iso_8601_not_unix_time), AfterValidator(_utc_not_in_future)]
+Identifier = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ID_CHARS, pattern=_ID_PATTERN)
+]
+
+
+# Pydantic error types mapped to reasons that never include the offending value.
+_REASONS: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "missing": lambda _: "is required",
+    "extra_forbidden": lambda _: "is not a field of contract v1",
+    "string_type": lambda _: "must be a string",
+    "string_unicode": lambda _: "must be valid Unicode text (no lone surrogates)",
+    "dict_type": lambda _: "must be an object",
+    "model_type": lambda _: "must be an object",
+    "model_attributes_type": lambda _: "must be an object",
+    "string_too_short": lambda ctx: "must not be empty",
+    "string_too_long": lambda ctx: f"must be at most {ctx.get('max_length')} characters",
+    "string_pattern_mismatch": lambda ctx: "contains characters that are not allowed",
+    "literal_error": lambda ctx: f"must be one of {ctx.get('expected')}",
+    "datetime_type": lambda _: "must be an ISO-8601 date-time string",
+    "datetime_parsing": lambda _: "must be an ISO-8601 date-time such as 2026-11-20T09:30:00Z",
+    "datetime_from_date_parsing": lambda _: "must be an ISO-8601 date-time such as 2026-11-20T09:30:00Z",
+    "value_error": lambda ctx: str(ctx.get("error", "is not valid")).removeprefix("value is not a valid "),
+}
+
+
+def _reason(error: Mapping[str, Any]) -> str:
+    kind = str(error["type"])
+    ctx = error.get("ctx") or {}
+    if kind == "value_error" and "email" in str(error.get("msg", "")).lower():
+        return "must be a valid email address"
+    explain = _REASONS.get(kind)
+    return explain(ctx) if explain else f"is not valid ({kind})"
+
+
+def field_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
+    """Pydantic's errors as ``FieldError``s with readable reasons; ``prefix`` is prepended to each path."""
+    errors = []
+    for error in exc.errors(include_input=False, include_url=False):
+        path = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-"))
+        errors.append(FieldError(f"{prefix}{path}" if path else prefix.rstrip(".") or "body", _reason(error)))
+    return errors
