@@ -117,23 +117,28 @@ class SignedAgreementEvent(BaseModel):
     )
 
 
+class _EnvelopePayload(SignedAgreementEvent):
+    """The payload of an envelope: ``eventId`` may be left out, as the envelope's ``id`` stands in for it.
+
+    That ``id`` is validated once, by the envelope, so a bad one is reported as ``id`` alone.
+    """
+
+    event_id: Identifier | None = Field(default=None, alias="eventId")  # type: ignore[assignment]
+
+
 def parse_event(raw: bytes | str | Mapping[str, Any]) -> SignedAgreementEvent:
     """Bytes, text or a decoded object → a valid event, or ``InvalidEventError`` naming every bad field."""
     found = unwrap(decode_body(raw))
     errors = list(found.errors)
-    event: SignedAgreementEvent | None = None
     if found.payload is not None:
-        payload = found.payload
-        if found.in_envelope and "eventId" not in payload and isinstance(found.envelope_id, str):
-            # Inside an envelope, its `id` is the event id unless the payload carries its own.
-            payload = {**payload, "eventId": found.envelope_id}
+        model = _EnvelopePayload if found.in_envelope else SignedAgreementEvent
         try:
-            event = SignedAgreementEvent.model_validate(payload)
+            model.model_validate(found.payload)
         except ValidationError as exc:
             errors += field_errors(exc, prefix=found.prefix)
-    if errors or event is None:  # no payload comes with an envelope error
+    if errors or found.payload is None:  # no payload comes with an envelope error
         raise InvalidEventError(errors)
-    return event
+    return SignedAgreementEvent.model_validate({"eventId": found.envelope_id, **found.payload})
 
 
 def identifiers_of(body: bytes | Mapping[str, Any]) -> tuple[str, str]:

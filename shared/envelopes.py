@@ -77,13 +77,13 @@ class CloudEventEnvelope(BaseModel):
 class Unwrapped:
     """The event found in a body: its payload, where the payload sat, and the envelope's own errors.
 
-    ``payload`` is None when there is no object to validate. In an envelope, ``envelope_id`` is the
-    envelope's ``id``, which stands in for a payload without ``eventId``.
+    ``payload`` is None when there is no object to validate. ``envelope_id`` is the envelope's valid
+    ``id``, which stands in for a payload without ``eventId``; None when bare or when the envelope is invalid.
     """
 
     payload: Mapping[str, Any] | None
     prefix: str = ""
-    envelope_id: object = None
+    envelope_id: str | None = None
     errors: list[FieldError] = field(default_factory=list)
 
     @property
@@ -101,5 +101,5 @@ def unwrap(doc: Mapping[str, Any]) -> Unwrapped:
         data = doc.get("data")
         # Report the payload's problems too, not only the envelope's.
         payload = data if isinstance(data, dict) else None
-        return Unwrapped(payload, "data.", doc.get("id"), field_errors(exc))
+        return Unwrapped(payload, "data.", None, field_errors(exc))
     return Unwrapped(envelope.data, "data.", envelope.id)
