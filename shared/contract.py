@@ -30,13 +30,13 @@ from shared.contract_fields import (
     MAX_ID_CHARS,
     MAX_NAME_CHARS,
     MAX_PHONE_CHARS,
-    PHONE_PATTERN,
     DateAgreed,
     FieldError,
     Guid,
     Identifier,
     InvalidEventError,
     Name,
+    OptionalPhone,
     field_errors,
 )
 from shared.envelopes import (
@@ -79,10 +79,7 @@ class PrimaryContact(BaseModel):
     first_name: Name = Field(alias="firstName", repr=False)
     last_name: Name = Field(alias="lastName", repr=False)
     email: Annotated[EmailStr, StringConstraints(max_length=MAX_EMAIL_CHARS)] = Field(alias="email", repr=False)
-    phone_number: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_PHONE_CHARS, pattern=PHONE_PATTERN)]
-        | None
-    ) = Field(default=None, alias="phoneNumber", repr=False)
+    phone_number: OptionalPhone = Field(default=None, alias="phoneNumber", repr=False)
 
 
 class SignedAgreementEvent(BaseModel):

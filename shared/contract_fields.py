@@ -9,6 +9,7 @@ values here are personal data (names, emails, phone numbers).
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -46,6 +47,31 @@ class InvalidEventError(ValueError):
     def __init__(self, errors: list[FieldError]) -> None:
         self.errors = tuple(errors)
         super().__init__("; ".join(str(e) for e in self.errors))
+
+
+def _invisible(char: str) -> bool:
+    # Whitespace, and format characters (category Cf: zero-width spaces and joiners, word joiner,
+    # byte-order mark, bidi controls, soft hyphen, tags…), which take no space on screen.
+    return char.isspace() or unicodedata.category(char) == "Cf"
+
+
+def strip_invisible(value: str) -> str:
+    """``value`` without the whitespace and format characters at either end (``str.strip`` keeps the latter)."""
+    start, end = 0, len(value)
+    while start < end and _invisible(value[start]):
+        start += 1
+    while end > start and _invisible(value[end - 1]):
+        end -= 1
+    return value[start:end]
+
+
+def _trimmed(value: object) -> object:
+    return strip_invisible(value) if isinstance(value, str) else value
+
+
+def _blank_is_absent(value: object) -> object:
+    value = _trimmed(value)
+    return None if value == "" else value
 
 
 def _no_control_chars(value: str) -> str:
@@ -90,6 +116,11 @@ Name = Annotated[
 ]
 Guid = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_canonical_guid)]
 DateAgreed = Annotated[datetime, BeforeValidator(_iso_8601_not_unix_time), AfterValidator(_utc_not_in_future)]
+# Optional: "" or a value made only of whitespace or format characters means absent.
+OptionalPhone = Annotated[
+    Annotated[str, StringConstraints(max_length=MAX_PHONE_CHARS, pattern=PHONE_PATTERN)] | None,
+    BeforeValidator(_blank_is_absent),
+]
 Identifier = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ID_CHARS, pattern=_ID_PATTERN)
 ]

@@ -191,7 +191,7 @@ BAD: tuple[Bad, ...] = (
     # --- phone
     Bad("phone-with-letters", with_contact(phoneNumber="555-CALL-NOW"), ("primaryContact.phoneNumber",)),
     Bad("phone-with-extension-x", with_contact(phoneNumber="+1 555 0147 x12"), ("primaryContact.phoneNumber",)),
-    Bad("phone-empty-string", with_contact(phoneNumber=""), ("primaryContact.phoneNumber",)),
+    Bad("phone-only-punctuation", with_contact(phoneNumber="()"), ("primaryContact.phoneNumber",)),
     Bad(
         "phone-over-32-chars",
         with_contact(phoneNumber="+1 555 0147 " + "0" * MAX_PHONE_CHARS),

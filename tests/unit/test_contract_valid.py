@@ -62,6 +62,16 @@ def test_optional_fields_may_be_absent_or_null() -> None:
         assert (event.primary_contact.phone_number, event.correlation_id, event.template_id) == (None, None, None)
 
 
+@pytest.mark.parametrize("blank", ["", " ", "\t \u00a0", "\u200b"])
+def test_blank_phone_number_means_absent(blank: str) -> None:
+    """An optional phoneNumber sent as "" or whitespace (or invisible characters) only is treated as absent."""
+    contact = {"firstName": FIRST, "lastName": LAST, "email": EMAIL, "phoneNumber": blank}
+
+    event = parse_event(valid_event(primaryContact=contact))
+
+    assert event.primary_contact.phone_number is None
+
+
 @pytest.mark.parametrize(
     ("date_agreed", "expected_utc"),
     [
