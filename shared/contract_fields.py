@@ -80,6 +80,18 @@ def _no_control_chars(value: str) -> str:
     return value
 
 
+# Zero-width non-joiner and joiner: Persian, Indic scripts and emoji need them to spell a name correctly.
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def _no_format_chars_but_joiners(value: str) -> str:
+    # Inside a name, a format character is invisible (a zero-width space makes "Ann" and "An\u200bn" two
+    # names) or reorders what is shown (bidi overrides and isolates can make a name display as another).
+    if any(unicodedata.category(char) == "Cf" and char not in _JOINERS for char in value):
+        raise ValueError("must not contain invisible format characters such as bidi controls")
+    return value
+
+
 def _iso_8601_not_unix_time(value: object) -> object:
     # Pydantic reads a number, or a string of digits, as Unix time (guessing seconds or milliseconds);
     # the contract asks for ISO-8601 text, so neither is accepted.
@@ -109,10 +121,13 @@ def _canonical_guid(value: str) -> str:
         raise ValueError("must be a GUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6") from None
 
 
+# Trimmed of whitespace and format characters first, so a name made only of them is empty.
 Name = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_CHARS),
+    StringConstraints(min_length=1, max_length=MAX_NAME_CHARS),
+    BeforeValidator(_trimmed),
     AfterValidator(_no_control_chars),
+    AfterValidator(_no_format_chars_but_joiners),
 ]
 Guid = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_canonical_guid)]
 DateAgreed = Annotated[datetime, BeforeValidator(_iso_8601_not_unix_time), AfterValidator(_utc_not_in_future)]

@@ -173,6 +173,17 @@ BAD: tuple[Bad, ...] = (
     Bad("empty-firstName", with_contact(firstName=""), ("primaryContact.firstName",)),
     Bad("whitespace-only-lastName", with_contact(lastName=" \t "), ("primaryContact.lastName",)),
     Bad("nbsp-only-firstName", with_contact(firstName="\u00a0\u2003"), ("primaryContact.firstName",)),
+    Bad("zero-width-space-only-firstName", with_contact(firstName="\u200b"), ("primaryContact.firstName",)),
+    Bad(
+        "format-chars-and-spaces-lastName",
+        with_contact(lastName=" \u200c\u200d \u2060\ufeff "),
+        ("primaryContact.lastName",),
+    ),
+    Bad("bidi-override-inside-firstName", with_contact(firstName="Zephy\u202erine"), ("primaryContact.firstName",)),
+    Bad(
+        "bidi-isolate-inside-lastName", with_contact(lastName="Quill\u2067feather\u2069"), ("primaryContact.lastName",)
+    ),
+    Bad("zero-width-space-inside-lastName", with_contact(lastName="Quill\u200bfeather"), ("primaryContact.lastName",)),
     Bad("newline-in-firstName", with_contact(firstName="Zephyrine\nQuill"), ("primaryContact.firstName",)),
     Bad("nul-in-lastName", with_contact(lastName="Quill\x00feather"), ("primaryContact.lastName",)),
     Bad("c1-control-in-lastName", with_contact(lastName="Quill\x85feather"), ("primaryContact.lastName",)),
@@ -379,6 +390,44 @@ def test_size_limits_are_the_documented_ones() -> None:
         32,
         128,
     )
+
+
+# Whitespace and Unicode format characters (category Cf), alone or mixed: all render as nothing.
+INVISIBLE_NAMES = {
+    "zwsp": "\u200b",
+    "zwnj": "\u200c",
+    "zwj": "\u200d",
+    "word-joiner": "\u2060",
+    "bom": "\ufeff",
+    "lrm-rlm": "\u200e\u200f",
+    "bidi-overrides": "\u202a\u202b\u202c\u202d\u202e",
+    "bidi-isolates": "\u2066\u2067\u2068\u2069",
+    "arabic-letter-mark": "\u061c",
+    "soft-hyphen": "\u00ad",
+    "tag-characters": "\U000e0041\U000e007f",
+    "mixed-with-spaces": " \u200b\u00a0\ufeff\t\u2060 ",
+}
+
+
+@pytest.mark.parametrize("name", INVISIBLE_NAMES.values(), ids=INVISIBLE_NAMES.keys())
+def test_invisible_only_name_is_empty(name: str) -> None:
+    """A name made only of whitespace and format (Cf) characters is refused as empty."""
+    error = rejection(with_contact(firstName=name, lastName=name))
+
+    assert [(e.field, e.reason) for e in error.errors] == [
+        ("primaryContact.firstName", "must not be empty"),
+        ("primaryContact.lastName", "must not be empty"),
+    ]
+
+
+@pytest.mark.parametrize("char", ["\u202a", "\u202b", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u200f"])
+def test_bidi_control_inside_name_is_refused(char: str) -> None:
+    """A bidi control inside a name (which could make it display as another name) is a field-level error."""
+    error = rejection(with_contact(firstName=f"Zephy{char}rine"))
+
+    assert [(e.field, e.reason) for e in error.errors] == [
+        ("primaryContact.firstName", "must not contain invisible format characters such as bidi controls")
+    ]
 
 
 def test_name_at_limit_is_accepted_and_one_over_is_not() -> None:

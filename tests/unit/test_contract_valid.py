@@ -154,6 +154,24 @@ def test_names_may_use_any_script() -> None:
     assert (event.primary_contact.first_name, event.primary_contact.last_name) == ("Zoë-Anne", "O'Brien 山田")
 
 
+def test_joiners_inside_a_name_are_kept() -> None:
+    """Zero-width (non-)joiners, which some scripts need for correct spelling, are kept inside a name."""
+    contact = {"firstName": "مهر\u200cناز", "lastName": "क्\u200dष", "email": EMAIL}
+
+    event = parse_event(valid_event(primaryContact=contact))
+
+    assert (event.primary_contact.first_name, event.primary_contact.last_name) == ("مهر\u200cناز", "क्\u200dष")
+
+
+def test_invisible_characters_around_a_name_are_trimmed() -> None:
+    """Format characters at either end of a name (a BOM, a zero-width space, a mark) are trimmed like spaces."""
+    contact = {"firstName": f"\ufeff{FIRST}\u200b", "lastName": f"\u200e {LAST}\u2060", "email": EMAIL}
+
+    event = parse_event(valid_event(primaryContact=contact))
+
+    assert (event.primary_contact.first_name, event.primary_contact.last_name) == (FIRST, LAST)
+
+
 def test_cloud_event_takes_event_id_from_envelope_id() -> None:
     """A CloudEvents envelope whose data has no eventId uses the envelope `id` as the event id."""
     event = parse_event(json.dumps(cloud_event(valid_event(eventId=...))))
