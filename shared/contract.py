@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.contract_fields import (
     ALLOWED_CLOCK_SKEW,
@@ -31,6 +31,7 @@ from shared.contract_fields import (
     MAX_NAME_CHARS,
     MAX_PHONE_CHARS,
     DateAgreed,
+    Email,
     FieldError,
     Guid,
     Identifier,
@@ -78,7 +79,7 @@ class PrimaryContact(BaseModel):
 
     first_name: Name = Field(alias="firstName", repr=False)
     last_name: Name = Field(alias="lastName", repr=False)
-    email: Annotated[EmailStr, StringConstraints(max_length=MAX_EMAIL_CHARS)] = Field(alias="email", repr=False)
+    email: Email = Field(alias="email", repr=False)
     phone_number: OptionalPhone = Field(default=None, alias="phoneNumber", repr=False)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, StringConstraints, ValidationError
+from pydantic import AfterValidator, BeforeValidator, EmailStr, StringConstraints, ValidationError
 
 MAX_NAME_CHARS = 100
 MAX_EMAIL_CHARS = 254  # RFC 5321 path limit
@@ -67,6 +67,19 @@ def strip_invisible(value: str) -> str:
 
 def _trimmed(value: object) -> object:
     return strip_invisible(value) if isinstance(value, str) else value
+
+
+def nfc(value: object) -> object:
+    """Text in Unicode NFC: one person spelled in NFD by one system and NFC by another becomes one spelling.
+
+    The request id is derived from the names and email, so without this Partner Center would see two
+    different requests (two MS-RequestIds, and no 600061) for the same person.
+    """
+    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
+
+
+def _trimmed_nfc(value: object) -> object:
+    return nfc(_trimmed(value))
 
 
 def _blank_is_absent(value: object) -> object:
@@ -121,16 +134,17 @@ def _canonical_guid(value: str) -> str:
         raise ValueError("must be a GUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6") from None
 
 
-# Trimmed of whitespace and format characters first, so a name made only of them is empty.
+# Trimmed of whitespace and format characters first, so a name made only of them is empty; then NFC.
 Name = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_NAME_CHARS),
-    BeforeValidator(_trimmed),
+    BeforeValidator(_trimmed_nfc),
     AfterValidator(_no_control_chars),
     AfterValidator(_no_format_chars_but_joiners),
 ]
 Guid = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_canonical_guid)]
 DateAgreed = Annotated[datetime, BeforeValidator(_iso_8601_not_unix_time), AfterValidator(_utc_not_in_future)]
+Email = Annotated[EmailStr, StringConstraints(max_length=MAX_EMAIL_CHARS), BeforeValidator(nfc)]
 # Optional: "" or a value made only of whitespace or format characters means absent.
 OptionalPhone = Annotated[
     Annotated[str, StringConstraints(max_length=MAX_PHONE_CHARS, pattern=PHONE_PATTERN)] | None,

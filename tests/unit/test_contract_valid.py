@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from shared.attestation import build_request
 from shared.contract import InvalidEventError, SignedAgreementEvent, parse_event
+from shared.partner_center.agreement_request import derive_request_id
 from tests.contract_samples import EMAIL, FIRST, LAST, PHONE, TEMPLATE, TENANT, valid_event
 
 
@@ -170,6 +173,22 @@ def test_invisible_characters_around_a_name_are_trimmed() -> None:
     event = parse_event(valid_event(primaryContact=contact))
 
     assert (event.primary_contact.first_name, event.primary_contact.last_name) == (FIRST, LAST)
+
+
+def test_nfd_and_nfc_spellings_give_the_same_request() -> None:
+    """Names and email in NFD or NFC parse to NFC, so both give the same POST body and MS-RequestId."""
+    contact = {"firstName": "Zoë-Anne", "lastName": "Ångström Nguyễn", "email": "zoë.ångström@bücher.example.com"}
+    spellings = [{key: unicodedata.normalize(form, value) for key, value in contact.items()} for form in ("NFC", "NFD")]
+    assert spellings[0] != spellings[1]
+
+    events = [parse_event(json.dumps(valid_event(primaryContact=spelling))) for spelling in spellings]
+    requests = [build_request(event, TEMPLATE) for event in events]
+
+    assert events[0] == events[1]
+    assert events[1].primary_contact.first_name == contact["firstName"]
+    assert requests[0].body() == requests[1].body()
+    assert requests[0].canonical_bytes() == requests[1].canonical_bytes()
+    assert derive_request_id("crm-42", requests[0]) == derive_request_id("crm-42", requests[1])
 
 
 def test_cloud_event_takes_event_id_from_envelope_id() -> None:
