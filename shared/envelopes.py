@@ -13,6 +13,7 @@ member that carried it (``data.primaryContact.email``), so the contract's model 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -42,7 +43,7 @@ def decode_body(raw: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
         if len(text.encode("utf-8", errors="surrogatepass")) > MAX_BODY_BYTES:
             raise InvalidEventError([FieldError("body", f"must be at most {MAX_BODY_BYTES} bytes")])
     try:
-        doc = json.loads(text)
+        doc, repeated = _loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidEventError(
             [FieldError("body", f"must be JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")]
@@ -51,9 +52,44 @@ def decode_body(raw: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
         raise InvalidEventError([FieldError("body", "must be JSON with numbers of at most 4300 digits")]) from None
     except RecursionError:
         raise InvalidEventError([FieldError("body", "is nested too deeply")]) from None
+    if repeated:
+        raise InvalidEventError(_duplicate_key_errors(doc, repeated))
     if not isinstance(doc, dict):
         raise InvalidEventError([FieldError("body", "must be a JSON object")])
     return doc
+
+
+def _loads(text: str) -> tuple[object, dict[int, list[str]]]:
+    """``json.loads``, and the keys repeated within one object, by ``id`` of the object that kept the last."""
+    repeated: dict[int, list[str]] = {}
+
+    def build(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) < len(pairs):
+            counts = Counter(key for key, _ in pairs)
+            repeated[id(obj)] = [key for key, count in counts.items() if count > 1]
+        return obj
+
+    return json.loads(text, object_pairs_hook=build), repeated
+
+
+def _duplicate_key_errors(doc: object, repeated: dict[int, list[str]], prefix: str = "") -> list[FieldError]:
+    """One error per repeated key, at its path in ``doc`` (document order), at any depth.
+
+    ``json.loads`` keeps the last of repeated keys, so ``{"customerTenantId": A, "customerTenantId": B}``
+    would attest B while a person reading the body sees A.
+    """
+    errors: list[FieldError] = []
+    stack: list[tuple[object, list[str]]] = [(doc, [])]
+    while stack:  # iterative: a document may be nested as deep as the decoder allows
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            for key in repeated.get(id(node), ()):
+                errors.append(FieldError(prefix + ".".join([*path, key]), "must appear only once (duplicate key)"))
+            stack.extend((child, [*path, key]) for key, child in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((child, [*path, str(index)]) for index, child in reversed(list(enumerate(node))))
+    return errors
 
 
 def is_cloud_event(doc: Mapping[str, Any]) -> bool:

@@ -73,6 +73,16 @@ def dumps(doc: object) -> str:
     return json.dumps(doc)
 
 
+def with_duplicate_key(doc: dict[str, Any], path: str, value: object) -> str:
+    """``doc`` as JSON text in which the key at dotted ``path`` appears a second time, with ``value``."""
+    *parents, key = path.split(".")
+    target = doc
+    for parent in parents:
+        target = target[parent]
+    target["\x00duplicate"] = value
+    return dumps(doc).replace('"\\u0000duplicate"', json.dumps(key))
+
+
 @dataclass(frozen=True)
 class Bad:
     """One bad input and the field paths it must be rejected for."""
@@ -232,6 +242,35 @@ BAD: tuple[Bad, ...] = (
     ),
     Bad("unknown-top-level-field", valid_event(customerName=f"{FIRST} {LAST}"), ("customerName",)),
     Bad("unknown-contact-field", with_contact(mobile=PHONE), ("primaryContact.mobile",)),
+    # --- duplicate keys: the last one would silently win
+    Bad("duplicate-eventId", with_duplicate_key(valid_event(), "eventId", "crm-43"), ("eventId",)),
+    Bad(
+        "duplicate-customerTenantId",
+        with_duplicate_key(valid_event(), "customerTenantId", "9d0c6a57-1b2e-4f3a-8c4d-5e6f7a8b9c0d"),
+        ("customerTenantId",),
+    ),
+    Bad(
+        "duplicate-contact-email",
+        with_duplicate_key(valid_event(), "primaryContact.email", "other@example.com"),
+        ("primaryContact.email",),
+    ),
+    Bad(
+        "duplicate-key-in-cloudevent-data",
+        with_duplicate_key(cloud_event(), "data.primaryContact.lastName", LAST),
+        ("data.primaryContact.lastName",),
+    ),
+    Bad("duplicate-cloudevent-id", with_duplicate_key(cloud_event(), "id", "ce-7f3b"), ("id",)),
+    Bad(
+        "duplicate-keys-at-two-depths",
+        with_duplicate_key(valid_event(), "primaryContact.firstName", FIRST)[:-1] + ', "eventId": "crm-43"}',
+        ("eventId", "primaryContact.firstName"),
+    ),
+    # Duplicates are refused before the fields are validated, so the unknown `notes` is not reported here.
+    Bad(
+        "duplicate-key-in-a-list",
+        dumps(valid_event(notes=[{"a": 1}])).replace('{"a": 1}', '{"a": 1, "a": 2}'),
+        ("notes.0.a",),
+    ),
     # --- CloudEvents envelope
     Bad("cloudevent-without-data", cloud_event(data=...), ("data",)),
     Bad("cloudevent-null-data", cloud_event(data=None), ("data",)),
