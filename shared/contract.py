@@ -46,6 +46,7 @@ from shared.envelopes import (
     MAX_BODY_BYTES,
     decode_body,
     is_cloud_event,
+    lenient_payload,
     unwrap,
 )
 
@@ -140,9 +141,10 @@ def parse_event(raw: bytes | str | Mapping[str, Any]) -> SignedAgreementEvent:
 
 
 def identifiers_of(body: bytes | Mapping[str, Any]) -> tuple[str, str]:
-    """(eventId, customerTenantId) of a body that may be invalid, bare or CloudEvents; "" for what cannot be read.
+    """(eventId, customerTenantId) of a body that may be invalid, in any form; "" for what cannot be read.
 
-    For reports and dead-letter listings: it trusts nothing and never raises.
+    In an envelope, the payload's eventId, else the envelope's ``id``. For reports and dead-letter
+    listings: it trusts nothing and never raises.
     """
     doc: object = body
     if isinstance(body, bytes):
@@ -152,11 +154,9 @@ def identifiers_of(body: bytes | Mapping[str, Any]) -> tuple[str, str]:
             return "", ""
     if not isinstance(doc, Mapping):
         return "", ""
-    cloud = is_cloud_event(doc)
-    data = doc.get("data") if cloud else doc
-    data = data if isinstance(data, Mapping) else {}
-    event_id = data.get("eventId", doc.get("id") if cloud else None)
-    customer_id = data.get("customerTenantId")
+    payload, envelope_id = lenient_payload(doc)
+    event_id = payload.get("eventId", envelope_id)
+    customer_id = payload.get("customerTenantId")
     return (
         event_id if isinstance(event_id, str) else "",
         customer_id if isinstance(customer_id, str) else "",

@@ -1,30 +1,53 @@
 """How an event arrives: the bytes of a message body, and the envelope (if any) around the event.
 
-``decode_body`` turns a message body into a JSON object, or raises ``InvalidEventError`` naming ``body``.
-``unwrap`` then finds the event inside that object:
+``decode_body`` turns a message body into a JSON object, or raises ``InvalidEventError`` naming ``body``
+(too large, not UTF-8, not JSON, a key repeated in one object, not an object). ``unwrap`` then finds
+the event in that object. The form is decided from the object's top-level member names alone, before
+anything is validated, in this order:
 
-- a bare contract v1 event is its own payload;
-- a CloudEvents 1.0 structured-mode envelope (recognised by ``specversion``) carries it in ``data``.
+1. ``specversion`` present: a CloudEvents envelope. Only ``"1.0"`` (the string) is supported; the
+   event is in ``data`` (a JSON object) or ``data_base64`` (base64 of the UTF-8 JSON object).
+2. any of ``eventType``, ``eventTime``, ``dataVersion``, ``metadataVersion`` present: an Event Grid
+   schema event; the event is in ``data``.
+3. at least one member, and every member an envelope attribute of either schema (``id``, ``data``,
+   ``subject``…): an envelope this service does not read, e.g. a CloudEvent without ``specversion``.
+4. anything else: a bare contract v1 event, so a typo in a bare event is still reported by field.
 
-The envelope's problems are reported by attribute name (``type``), the payload's with the prefix of the
-member that carried it (``data.primaryContact.email``), so the contract's model can report both at once.
+Forms 1 and 2 report the envelope's problems by attribute name (``type``) and the payload's with the
+prefix of the member that carried it (``data.primaryContact.email``, ``data_base64.eventId``). A body
+that is no JSON object, or is of form 3, gets one ``body`` error naming the supported forms. In an
+envelope, the payload's ``eventId`` is optional: the envelope's ``id`` stands in for it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from shared.contract_fields import FieldError, Identifier, InvalidEventError, field_errors
 
-EVENT_TYPE = "mca.customer.signed.v1"  # CloudEvents `type`, and the Service Bus message subject
+EVENT_TYPE = "mca.customer.signed.v1"  # CloudEvents `type`, Event Grid `eventType`, the message subject
 CLOUDEVENTS_SPECVERSION = "1.0"
 MAX_BODY_BYTES = 64 * 1024  # far above a real event (~1 KiB); stops a runaway payload before parsing
+
+UNSUPPORTED_FORM = (
+    "must be one JSON object in a supported form: a bare contract v1 event, a CloudEvents 1.0 envelope "
+    '(specversion "1.0") or an Event Grid event (eventType); see docs/event-contract.md'
+)
+_EVENT_GRID_MARKS = frozenset({"eventType", "eventTime", "dataVersion", "metadataVersion"})
+_ENVELOPE_ATTRIBUTES = _EVENT_GRID_MARKS | {
+    *("specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema"),
+    *("data", "data_base64", "topic"),
+}
+
+Form = Literal["bare", "cloudevents", "eventgrid", "unsupported"]
 
 
 def decode_body(raw: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -42,20 +65,26 @@ def decode_body(raw: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
         text = raw
         if len(text.encode("utf-8", errors="surrogatepass")) > MAX_BODY_BYTES:
             raise InvalidEventError([FieldError("body", f"must be at most {MAX_BODY_BYTES} bytes")])
+    doc = _json_object(text, "body", not_an_object=UNSUPPORTED_FORM)
+    if not isinstance(doc, Mapping):
+        raise InvalidEventError(doc)
+    return doc
+
+
+def _json_object(text: str, where: str, *, not_an_object: str) -> dict[str, Any] | list[FieldError]:
+    """The JSON object in ``text``, or the errors that stop it, reported at ``where`` (or under it)."""
     try:
         doc, repeated = _loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidEventError(
-            [FieldError("body", f"must be JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")]
-        ) from None
+        return [FieldError(where, f"must be JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")]
     except ValueError:  # not a JSONDecodeError: an integer longer than Python's 4300-digit conversion limit
-        raise InvalidEventError([FieldError("body", "must be JSON with numbers of at most 4300 digits")]) from None
+        return [FieldError(where, "must be JSON with numbers of at most 4300 digits")]
     except RecursionError:
-        raise InvalidEventError([FieldError("body", "is nested too deeply")]) from None
+        return [FieldError(where, "is nested too deeply")]
     if repeated:
-        raise InvalidEventError(_duplicate_key_errors(doc, repeated))
+        return _duplicate_key_errors(doc, repeated, prefix="" if where == "body" else f"{where}.")
     if not isinstance(doc, dict):
-        raise InvalidEventError([FieldError("body", "must be a JSON object")])
+        return [FieldError(where, not_an_object)]
     return doc
 
 
@@ -73,7 +102,7 @@ def _loads(text: str) -> tuple[object, dict[int, list[str]]]:
     return json.loads(text, object_pairs_hook=build), repeated
 
 
-def _duplicate_key_errors(doc: object, repeated: dict[int, list[str]], prefix: str = "") -> list[FieldError]:
+def _duplicate_key_errors(doc: object, repeated: dict[int, list[str]], prefix: str) -> list[FieldError]:
     """One error per repeated key, at its path in ``doc`` (document order), at any depth.
 
     ``json.loads`` keeps the last of repeated keys, so ``{"customerTenantId": A, "customerTenantId": B}``
@@ -92,21 +121,60 @@ def _duplicate_key_errors(doc: object, repeated: dict[int, list[str]], prefix: s
     return errors
 
 
+def form_of(doc: Mapping[str, Any]) -> Form:
+    """Which form a decoded body is in, from its member names (the rule in the module docstring)."""
+    if "specversion" in doc:
+        return "cloudevents" if doc["specversion"] == CLOUDEVENTS_SPECVERSION else "unsupported"
+    if not _EVENT_GRID_MARKS.isdisjoint(doc):
+        return "eventgrid"
+    if doc and all(name in _ENVELOPE_ATTRIBUTES for name in doc):
+        return "unsupported"
+    return "bare"
+
+
 def is_cloud_event(doc: Mapping[str, Any]) -> bool:
     return "specversion" in doc
 
 
+def _json_media_type(value: str) -> str:
+    if value.partition(";")[0].strip().lower() != "application/json":
+        raise ValueError("must be application/json (parameters such as charset=utf-8 are allowed)")
+    return value
+
+
+Text1024 = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
 class CloudEventEnvelope(BaseModel):
-    """The CloudEvents 1.0 structured-mode attributes this contract reads."""
+    """The CloudEvents 1.0 structured-mode attributes this contract reads (the payload is read apart)."""
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
     specversion: Literal["1.0"]
     id: Identifier
     type: Literal["mca.customer.signed.v1"]
-    source: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-    datacontenttype: Literal["application/json"] | None = None
-    data: dict[str, Any]
+    source: Text1024
+    datacontenttype: Annotated[str, AfterValidator(_json_media_type)] | None = None
+
+
+class EventGridEnvelope(BaseModel):
+    """The Event Grid event schema's members (the payload, ``data``, is read apart)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
+
+    id: Identifier
+    event_type: Literal["mca.customer.signed.v1"] = Field(alias="eventType")
+    subject: Text1024
+    event_time: Text1024 = Field(alias="eventTime")
+    data_version: str | None = Field(default=None, alias="dataVersion")
+    metadata_version: str | None = Field(default=None, alias="metadataVersion")
+    topic: str | None = None
+
+
+_ENVELOPES: dict[Form, type[CloudEventEnvelope | EventGridEnvelope]] = {
+    "cloudevents": CloudEventEnvelope,
+    "eventgrid": EventGridEnvelope,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,13 +197,57 @@ class Unwrapped:
 
 def unwrap(doc: Mapping[str, Any]) -> Unwrapped:
     """The payload of a decoded body, bare or in an envelope, with the envelope's errors (never raises)."""
-    if not is_cloud_event(doc):
+    form = form_of(doc)
+    if form == "bare":
         return Unwrapped(doc)
+    if form == "unsupported":
+        return Unwrapped(None, errors=[FieldError("body", UNSUPPORTED_FORM)])
+    errors: list[FieldError] = []
+    envelope_id = None
     try:
-        envelope = CloudEventEnvelope.model_validate(doc)
+        envelope_id = _ENVELOPES[form].model_validate(doc).id
     except ValidationError as exc:
-        data = doc.get("data")
-        # Report the payload's problems too, not only the envelope's.
-        payload = data if isinstance(data, dict) else None
-        return Unwrapped(payload, "data.", None, field_errors(exc))
-    return Unwrapped(envelope.data, "data.", envelope.id)
+        errors += field_errors(exc)
+    payload, prefix, payload_errors = _payload(doc, base64_allowed=form == "cloudevents")
+    return Unwrapped(payload, prefix, envelope_id, errors + payload_errors)
+
+
+def _payload(doc: Mapping[str, Any], *, base64_allowed: bool) -> tuple[dict[str, Any] | None, str, list[FieldError]]:
+    """The payload object of an envelope, the prefix for its paths, and why it cannot be read."""
+    if base64_allowed and "data_base64" in doc:
+        if "data" in doc:
+            return None, "data.", [FieldError("data_base64", "must not be sent together with data")]
+        return _base64_payload(doc["data_base64"])
+    if "data" not in doc:
+        return None, "data.", [FieldError("data", "is required (a JSON object holding the event)")]
+    data = doc["data"]
+    if not isinstance(data, dict):
+        return None, "data.", [FieldError("data", "must be an object (not a string holding JSON)")]
+    return data, "data.", []
+
+
+def _base64_payload(value: object) -> tuple[dict[str, Any] | None, str, list[FieldError]]:
+    where = "data_base64"
+    if not isinstance(value, str):
+        return None, f"{where}.", [FieldError(where, "must be a string of base64")]
+    try:
+        text = base64.b64decode(value, validate=True).decode("utf-8")
+    except binascii.Error:
+        return None, f"{where}.", [FieldError(where, "must be base64 (RFC 4648, with padding)")]
+    except UnicodeDecodeError as exc:
+        return None, f"{where}.", [FieldError(where, f"must decode to UTF-8 (invalid byte at {exc.start})")]
+    decoded = _json_object(text, where, not_an_object="must decode to a JSON object")
+    if isinstance(decoded, list):
+        return None, f"{where}.", decoded
+    return decoded, f"{where}.", []
+
+
+def lenient_payload(doc: Mapping[str, Any]) -> tuple[Mapping[str, Any], object]:
+    """The payload (or ``{}``) and the envelope's raw ``id`` (or None) of any object, valid or not.
+
+    For reports and listings, which read what they can from bodies that may be invalid.
+    """
+    if form_of(doc) == "bare":
+        return doc, None
+    payload, _, _ = _payload(doc, base64_allowed=True)
+    return payload or {}, doc.get("id")

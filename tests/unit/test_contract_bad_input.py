@@ -6,6 +6,7 @@ wrong, so any extra error would be a false report) or *at least* them (named in 
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from shared.metadata import MCA, AgreementMetadata, AgreementTemplate
 from shared.partner_center.agreement_request import AgreementRequest
 from shared.partner_center.client import CreatedAgreement
 from shared.partner_center.errors import RequestIds
-from tests.contract_samples import EMAIL, FIRST, LAST, PHONE, TEMPLATE
+from tests.contract_samples import EMAIL, FIRST, LAST, PHONE, TEMPLATE, TENANT
 from tests.contract_samples import valid_event as sample_event
 
 CURRENT_TEMPLATE = TEMPLATE
@@ -60,6 +61,35 @@ def cloud_event(**overrides: Any) -> dict[str, Any]:
         "source": "/crm/contoso",
         "datacontenttype": "application/json",
         "data": valid_event(eventId=...),
+    }
+    for key, value in overrides.items():
+        if value is ...:
+            del envelope[key]
+        else:
+            envelope[key] = value
+    return envelope
+
+
+def with_data_base64(envelope: dict[str, Any], payload: bytes | str | None = None) -> dict[str, Any]:
+    """``envelope`` with its data moved to data_base64 (``payload``: other bytes to encode, or the text to send)."""
+    data = envelope.pop("data")
+    if payload is None:
+        payload = json.dumps(data).encode()
+    envelope["data_base64"] = base64.b64encode(payload).decode() if isinstance(payload, bytes) else payload
+    return envelope
+
+
+def event_grid_event(**overrides: Any) -> dict[str, Any]:
+    """A valid Event Grid schema event around a payload without its own eventId."""
+    envelope: dict[str, Any] = {
+        "id": "eg-5c1d",
+        "topic": "/subscriptions/0000/resourceGroups/crm/providers/Microsoft.EventGrid/topics/mca",
+        "subject": "/crm/contoso/accounts/42",
+        "eventType": "mca.customer.signed.v1",
+        "eventTime": "2026-11-20T09:31:00Z",
+        "data": valid_event(eventId=...),
+        "dataVersion": "1.0",
+        "metadataVersion": "1",
     }
     for key, value in overrides.items():
         if value is ...:
@@ -276,11 +306,56 @@ BAD: tuple[Bad, ...] = (
     Bad("cloudevent-null-data", cloud_event(data=None), ("data",)),
     Bad("cloudevent-data-is-a-list", cloud_event(data=[valid_event()]), ("data",)),
     Bad("cloudevent-data-is-a-json-string", cloud_event(data=dumps(valid_event())), ("data",)),
-    Bad("cloudevent-specversion-0.3", cloud_event(specversion="0.3"), ("specversion",)),
-    Bad("cloudevent-specversion-number", cloud_event(specversion=1.0), ("specversion",)),
+    Bad("cloudevent-specversion-0.3", cloud_event(specversion="0.3"), ("body",)),
+    Bad("cloudevent-specversion-number", cloud_event(specversion=1.0), ("body",)),
     Bad("cloudevent-wrong-type", cloud_event(type="mca.customer.signed.v2"), ("type",)),
     Bad("cloudevent-missing-source", cloud_event(source=...), ("source",)),
     Bad("cloudevent-xml-content-type", cloud_event(datacontenttype="application/xml"), ("datacontenttype",)),
+    Bad(
+        "cloudevent-json-lookalike-content-type",
+        cloud_event(datacontenttype="application/jsonp; charset=utf-8"),
+        ("datacontenttype",),
+    ),
+    Bad(
+        "cloudevent-data-and-data-base64", {**with_data_base64(cloud_event()), "data": valid_event()}, ("data_base64",)
+    ),
+    Bad("cloudevent-data-base64-not-base64", with_data_base64(cloud_event(), "not base64!"), ("data_base64",)),
+    Bad("cloudevent-data-base64-number", with_data_base64(cloud_event(), 42), ("data_base64",)),  # type: ignore[arg-type]
+    Bad("cloudevent-data-base64-not-json", with_data_base64(cloud_event(), b"<event/>"), ("data_base64",)),
+    Bad("cloudevent-data-base64-not-utf8", with_data_base64(cloud_event(), b"\xff\xfe{}"), ("data_base64",)),
+    Bad("cloudevent-data-base64-array", with_data_base64(cloud_event(), b"[]"), ("data_base64",)),
+    Bad(
+        "cloudevent-data-base64-bad-fields",
+        with_data_base64(cloud_event(data=with_contact(email="zephyrine@@example.com"))),
+        ("data_base64.primaryContact.email",),
+    ),
+    Bad(
+        "cloudevent-data-base64-duplicate-key",
+        with_data_base64(
+            cloud_event(), with_duplicate_key(valid_event(eventId=...), "customerTenantId", TENANT).encode()
+        ),
+        ("data_base64.customerTenantId",),
+    ),
+    # --- Event Grid schema
+    Bad("eventgrid-wrong-eventType", event_grid_event(eventType="mca.customer.signed.v2"), ("eventType",)),
+    Bad("eventgrid-missing-subject", event_grid_event(subject=...), ("subject",)),
+    Bad("eventgrid-missing-eventTime", event_grid_event(eventTime=...), ("eventTime",)),
+    Bad("eventgrid-missing-data", event_grid_event(data=...), ("data",)),
+    Bad("eventgrid-data-is-a-list", event_grid_event(data=[valid_event()]), ("data",)),
+    Bad("eventgrid-dataVersion-number", event_grid_event(dataVersion=1), ("dataVersion",)),
+    Bad("eventgrid-bad-id", event_grid_event(id="eg 5c1d"), ("id",)),
+    Bad("eventgrid-missing-id", event_grid_event(id=...), ("id",)),
+    Bad(
+        "eventgrid-bad-data-fields",
+        event_grid_event(data=valid_event(eventId=..., customerTenantId="x", dateAgreed="2026-11-20")),
+        ("data.customerTenantId", "data.dateAgreed"),
+    ),
+    # --- neither a bare event nor a supported envelope: one error naming the supported forms
+    Bad("array-of-event-grid-events", dumps([event_grid_event()]), ("body",)),
+    Bad("cloudevent-without-specversion", cloud_event(specversion=...), ("body",)),
+    Bad("only-data", {"data": valid_event()}, ("body",)),
+    Bad("only-envelope-members", {"id": "x", "subject": "y", "topic": "z"}, ("body",)),
+    Bad("bare-event-with-an-envelope-member", valid_event(source="/crm"), ("source",)),
     Bad("cloudevent-missing-id", cloud_event(id=...), ("id",)),
     Bad("cloudevent-id-with-spaces", cloud_event(id="ce 7f3a"), ("id",)),
     Bad("cloudevent-id-over-128-chars", cloud_event(id="c" * (MAX_ID_CHARS + 1)), ("id",)),
@@ -418,6 +493,26 @@ def test_every_failing_field_is_listed_at_once() -> None:
         "dateAgred",
     ]
     assert LAST.casefold() not in str(error).casefold()
+
+
+UNSUPPORTED_FORMS = {
+    "cloudevents-0.3": cloud_event(specversion="0.3"),
+    "array": [valid_event()],
+    "string": "crm-42",
+    "null": None,
+    "cloudevent-without-specversion": cloud_event(specversion=...),
+    "unknown-envelope": {"id": "x", "type": "mca.customer.signed.v1", "data": valid_event(), "time": "now"},
+}
+
+
+@pytest.mark.parametrize("doc", UNSUPPORTED_FORMS.values(), ids=UNSUPPORTED_FORMS.keys())
+def test_unsupported_form_gets_one_error_naming_the_supported_forms(doc: object) -> None:
+    """A body that is no supported form gets one body error naming the forms, not a list of unknown fields."""
+    error = rejection(dumps(doc))
+
+    assert [e.field for e in error.errors] == ["body"]
+    for form in ("bare contract v1 event", "CloudEvents 1.0", "Event Grid"):
+        assert form in error.errors[0].reason
 
 
 def test_size_limits_are_the_documented_ones() -> None:

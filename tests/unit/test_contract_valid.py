@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import unicodedata
 from datetime import UTC, datetime, timedelta
@@ -205,6 +206,77 @@ def test_cloud_event_prefers_event_id_from_data() -> None:
     event = parse_event(json.dumps(cloud_event(valid_event(eventId="crm-42"))))
 
     assert event.event_id == "crm-42"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json; charset=utf-8", "Application/JSON", "application/json;charset=UTF-8", "APPLICATION/json ; x=1"],
+)
+def test_cloud_event_accepts_json_content_type_with_parameters(content_type: str) -> None:
+    """datacontenttype application/json is accepted in any case and with parameters such as charset=utf-8."""
+    event = parse_event(cloud_event(valid_event(eventId=...), datacontenttype=content_type))
+
+    assert event.event_id == "ce-7f3a"
+
+
+@pytest.mark.parametrize(
+    ("payload", "event_id"),
+    [
+        pytest.param(valid_event(eventId=...), "ce-7f3a", id="id-from-envelope"),
+        pytest.param(valid_event(), "crm-42", id="id-from-data"),
+    ],
+)
+def test_cloud_event_with_data_base64(payload: dict[str, Any], event_id: str) -> None:
+    """A CloudEvent carrying the payload as data_base64 (base64 of its UTF-8 JSON) parses like one with data."""
+    envelope = cloud_event(payload, datacontenttype="application/json; charset=utf-8")
+    del envelope["data"]
+    envelope["data_base64"] = base64.b64encode(json.dumps(payload, ensure_ascii=False).encode()).decode()
+
+    event = parse_event(json.dumps(envelope).encode())
+
+    assert event.event_id == event_id
+    assert event.customer_tenant_id == TENANT
+    assert event.primary_contact.email == EMAIL
+
+
+def event_grid_event(data: dict[str, Any], **members: Any) -> dict[str, Any]:
+    """An Event Grid schema event, as Event Grid delivers it to a Service Bus queue."""
+    return {
+        "id": "eg-5c1d",
+        "topic": "/subscriptions/0000/resourceGroups/crm/providers/Microsoft.EventGrid/topics/mca",
+        "subject": "/crm/contoso/accounts/42",
+        "eventType": "mca.customer.signed.v1",
+        "eventTime": "2026-11-20T09:31:00Z",
+        "data": data,
+        "dataVersion": "1.0",
+        "metadataVersion": "1",
+        **members,
+    }
+
+
+@pytest.mark.parametrize(
+    ("payload", "event_id"),
+    [
+        pytest.param(valid_event(eventId=...), "eg-5c1d", id="id-from-envelope"),
+        pytest.param(valid_event(), "crm-42", id="id-from-data"),
+    ],
+)
+def test_event_grid_event_parses(payload: dict[str, Any], event_id: str) -> None:
+    """An Event Grid schema event of type mca.customer.signed.v1 parses; data.eventId wins over its id."""
+    event = parse_event(json.dumps(event_grid_event(payload)).encode())
+
+    assert event.event_id == event_id
+    assert event.customer_tenant_id == TENANT
+    assert event.primary_contact.first_name == FIRST
+
+
+def test_event_grid_optional_members_may_be_absent() -> None:
+    """An Event Grid event without topic, dataVersion and metadataVersion (as published) parses."""
+    envelope = event_grid_event(valid_event(eventId=...))
+    for member in ("topic", "dataVersion", "metadataVersion"):
+        del envelope[member]
+
+    assert parse_event(envelope).event_id == "eg-5c1d"
 
 
 def test_cloud_event_extension_attributes_are_ignored() -> None:
