@@ -47,6 +47,7 @@ from shared.envelopes import (
     decode_body,
     is_cloud_event,
     lenient_payload,
+    readable_event_id,
     unwrap,
 )
 
@@ -127,7 +128,8 @@ class _EnvelopePayload(SignedAgreementEvent):
 
 def parse_event(raw: bytes | str | Mapping[str, Any]) -> SignedAgreementEvent:
     """Bytes, text or a decoded object → a valid event, or ``InvalidEventError`` naming every bad field."""
-    found = unwrap(decode_body(raw))
+    doc = decode_body(raw)
+    found = unwrap(doc)
     errors = list(found.errors)
     if found.payload is not None:
         model = _EnvelopePayload if found.in_envelope else SignedAgreementEvent
@@ -136,7 +138,7 @@ def parse_event(raw: bytes | str | Mapping[str, Any]) -> SignedAgreementEvent:
         except ValidationError as exc:
             errors += field_errors(exc, prefix=found.prefix)
     if errors or found.payload is None:  # no payload comes with an envelope error
-        raise InvalidEventError(errors)
+        raise InvalidEventError(errors, readable_event_id(doc))
     return SignedAgreementEvent.model_validate({"eventId": found.envelope_id, **found.payload})
 
 

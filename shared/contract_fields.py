@@ -42,10 +42,15 @@ class FieldError:
 
 
 class InvalidEventError(ValueError):
-    """The event cannot be attested as it is. ``errors`` lists every failing field."""
+    """The event cannot be attested as it is. ``errors`` lists every failing field.
 
-    def __init__(self, errors: list[FieldError]) -> None:
+    ``event_id`` is the body's event id when one can be read and follows the eventId rule (so it is safe
+    to log and to look up in the CRM), else "".
+    """
+
+    def __init__(self, errors: list[FieldError], event_id: str = "") -> None:
         self.errors = tuple(errors)
+        self.event_id = event_id
         super().__init__("; ".join(str(e) for e in self.errors))
 
 

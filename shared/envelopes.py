@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from shared.contract_fields import FieldError, Identifier, InvalidEventError, field_errors
 
@@ -65,27 +65,28 @@ def decode_body(raw: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
         text = raw
         if len(text.encode("utf-8", errors="surrogatepass")) > MAX_BODY_BYTES:
             raise InvalidEventError([FieldError("body", f"must be at most {MAX_BODY_BYTES} bytes")])
-    doc = _json_object(text, "body", not_an_object=UNSUPPORTED_FORM)
-    if not isinstance(doc, Mapping):
-        raise InvalidEventError(doc)
+    doc, errors = _json_object(text, "body", not_an_object=UNSUPPORTED_FORM)
+    if errors or doc is None:
+        raise InvalidEventError(errors, readable_event_id(doc) if doc is not None else "")
     return doc
 
 
-def _json_object(text: str, where: str, *, not_an_object: str) -> dict[str, Any] | list[FieldError]:
-    """The JSON object in ``text``, or the errors that stop it, reported at ``where`` (or under it)."""
+def _json_object(text: str, where: str, *, not_an_object: str) -> tuple[dict[str, Any] | None, list[FieldError]]:
+    """The JSON object in ``text`` (None if there is none) and the errors that stop it, reported at ``where``.
+
+    With duplicate keys, the object (last ones winning) comes with the errors: it is read for tracing only.
+    """
     try:
         doc, repeated = _loads(text)
     except json.JSONDecodeError as exc:
-        return [FieldError(where, f"must be JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")]
+        return None, [FieldError(where, f"must be JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")]
     except ValueError:  # not a JSONDecodeError: an integer longer than Python's 4300-digit conversion limit
-        return [FieldError(where, "must be JSON with numbers of at most 4300 digits")]
+        return None, [FieldError(where, "must be JSON with numbers of at most 4300 digits")]
     except RecursionError:
-        return [FieldError(where, "is nested too deeply")]
-    if repeated:
-        return _duplicate_key_errors(doc, repeated, prefix="" if where == "body" else f"{where}.")
+        return None, [FieldError(where, "is nested too deeply")]
     if not isinstance(doc, dict):
-        return [FieldError(where, not_an_object)]
-    return doc
+        return None, [FieldError(where, not_an_object)]
+    return doc, _duplicate_key_errors(doc, repeated, prefix="" if where == "body" else f"{where}.")
 
 
 def _loads(text: str) -> tuple[object, dict[int, list[str]]]:
@@ -109,6 +110,8 @@ def _duplicate_key_errors(doc: object, repeated: dict[int, list[str]], prefix: s
     would attest B while a person reading the body sees A.
     """
     errors: list[FieldError] = []
+    if not repeated:
+        return errors
     stack: list[tuple[object, list[str]]] = [(doc, [])]
     while stack:  # iterative: a document may be nested as deep as the decoder allows
         node, path = stack.pop()
@@ -236,10 +239,8 @@ def _base64_payload(value: object) -> tuple[dict[str, Any] | None, str, list[Fie
         return None, f"{where}.", [FieldError(where, "must be base64 (RFC 4648, with padding)")]
     except UnicodeDecodeError as exc:
         return None, f"{where}.", [FieldError(where, f"must decode to UTF-8 (invalid byte at {exc.start})")]
-    decoded = _json_object(text, where, not_an_object="must decode to a JSON object")
-    if isinstance(decoded, list):
-        return None, f"{where}.", decoded
-    return decoded, f"{where}.", []
+    decoded, errors = _json_object(text, where, not_an_object="must decode to a JSON object")
+    return (None if errors else decoded), f"{where}.", errors
 
 
 def lenient_payload(doc: Mapping[str, Any]) -> tuple[Mapping[str, Any], object]:
@@ -251,3 +252,15 @@ def lenient_payload(doc: Mapping[str, Any]) -> tuple[Mapping[str, Any], object]:
         return doc, None
     payload, _, _ = _payload(doc, base64_allowed=True)
     return payload or {}, doc.get("id")
+
+
+_EVENT_ID = TypeAdapter(Identifier)
+
+
+def readable_event_id(doc: Mapping[str, Any]) -> str:
+    """The event id of a body that may be invalid, if it follows the eventId rule (safe to log), else ""."""
+    payload, envelope_id = lenient_payload(doc)
+    try:
+        return _EVENT_ID.validate_python(payload.get("eventId", envelope_id))
+    except ValidationError:
+        return ""

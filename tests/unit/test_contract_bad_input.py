@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -650,3 +651,35 @@ async def test_invalid_body_is_dead_lettered_without_metadata_or_call() -> None:
     assert "primaryContact.email" in outcome.description
     assert "zephyrine" not in outcome.description.casefold()
     assert (api.calls, metadata.asked) == ([], [])
+
+
+READABLE_IDS = {
+    "bare-bad-email": (dumps(with_contact(email="zephyrine@@example.com")), "crm-42"),
+    "bare-duplicate-key": (with_duplicate_key(valid_event(), "customerTenantId", TENANT), "crm-42"),
+    "cloudevent-envelope-id": (cloud_event(data=valid_event(eventId=..., dateAgreed="2026-11-20")), "ce-7f3a"),
+    "cloudevent-data-eventId": (cloud_event(type="other", data=valid_event(eventId="crm-9")), "crm-9"),
+    "eventgrid-envelope-id": (event_grid_event(subject=...), "eg-5c1d"),
+    "data-base64-eventId": (with_data_base64(cloud_event(data=valid_event(dateAgreed="x"))), "crm-42"),
+    "eventId-breaks-the-id-rule": (valid_event(eventId=f"{EMAIL} 42", dateAgreed="x"), ""),
+    "eventId-not-a-string": (valid_event(eventId=42), ""),
+    "not-json": (b"{", ""),
+}
+
+
+@pytest.mark.parametrize(("raw", "event_id"), READABLE_IDS.values(), ids=READABLE_IDS.keys())
+def test_invalid_event_error_carries_the_readable_event_id(raw: bytes | str | dict[str, Any], event_id: str) -> None:
+    """InvalidEventError.event_id is the body's event id when it follows the eventId rule, else ""."""
+    assert rejection(raw).event_id == event_id
+
+
+async def test_invalid_event_is_logged_with_its_event_id(caplog: pytest.LogCaptureFixture) -> None:
+    """An invalid body with a readable eventId dead-letters and logs under that event id."""
+    api, metadata = RecordingApi(), FixedMetadata(mca_metadata())
+    body = dumps(with_contact(email="zephyrine@@example.com"))
+
+    with caplog.at_level(logging.INFO, logger="shared.attestation"):
+        outcome = await Attestor(api, metadata).attest_body(body)
+
+    assert isinstance(outcome, DeadLetter)
+    assert outcome.event_id == "crm-42"
+    assert [getattr(r, "event_id", None) for r in caplog.records] == ["crm-42"]
