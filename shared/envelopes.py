@@ -136,6 +136,7 @@ def form_of(doc: Mapping[str, Any]) -> Form:
 
 
 def is_cloud_event(doc: Mapping[str, Any]) -> bool:
+    """A CloudEvents body of any specversion (its contract fields sit under ``data``); see ``form_of``."""
     return "specversion" in doc
 
 
