@@ -129,7 +129,7 @@ def outcome_for_error(error: pc.PartnerCenterError, event_id: str, request_id: s
 
 
 def invalid_event_outcome(error: InvalidEventError, event_id: str = "") -> DeadLetter:
-    return DeadLetter(event_id, "", "", DeadLetterReason.INVALID_EVENT, f"invalid event: {error}")
+    return DeadLetter(event_id or error.event_id, "", "", DeadLetterReason.INVALID_EVENT, f"invalid event: {error}")
 
 
 def build_request(event: SignedAgreementEvent, template_id: str) -> AgreementRequest:

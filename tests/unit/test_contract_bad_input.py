@@ -6,7 +6,9 @@ wrong, so any extra error would be a false report) or *at least* them (named in 
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,7 +30,7 @@ from shared.metadata import MCA, AgreementMetadata, AgreementTemplate
 from shared.partner_center.agreement_request import AgreementRequest
 from shared.partner_center.client import CreatedAgreement
 from shared.partner_center.errors import RequestIds
-from tests.contract_samples import EMAIL, FIRST, LAST, PHONE, TEMPLATE
+from tests.contract_samples import EMAIL, FIRST, LAST, PHONE, TEMPLATE, TENANT
 from tests.contract_samples import valid_event as sample_event
 
 CURRENT_TEMPLATE = TEMPLATE
@@ -69,8 +71,47 @@ def cloud_event(**overrides: Any) -> dict[str, Any]:
     return envelope
 
 
+def with_data_base64(envelope: dict[str, Any], payload: bytes | str | None = None) -> dict[str, Any]:
+    """``envelope`` with its data moved to data_base64 (``payload``: other bytes to encode, or the text to send)."""
+    data = envelope.pop("data")
+    if payload is None:
+        payload = json.dumps(data).encode()
+    envelope["data_base64"] = base64.b64encode(payload).decode() if isinstance(payload, bytes) else payload
+    return envelope
+
+
+def event_grid_event(**overrides: Any) -> dict[str, Any]:
+    """A valid Event Grid schema event around a payload without its own eventId."""
+    envelope: dict[str, Any] = {
+        "id": "eg-5c1d",
+        "topic": "/subscriptions/0000/resourceGroups/crm/providers/Microsoft.EventGrid/topics/mca",
+        "subject": "/crm/contoso/accounts/42",
+        "eventType": "mca.customer.signed.v1",
+        "eventTime": "2026-11-20T09:31:00Z",
+        "data": valid_event(eventId=...),
+        "dataVersion": "1.0",
+        "metadataVersion": "1",
+    }
+    for key, value in overrides.items():
+        if value is ...:
+            del envelope[key]
+        else:
+            envelope[key] = value
+    return envelope
+
+
 def dumps(doc: object) -> str:
     return json.dumps(doc)
+
+
+def with_duplicate_key(doc: dict[str, Any], path: str, value: object) -> str:
+    """``doc`` as JSON text in which the key at dotted ``path`` appears a second time, with ``value``."""
+    *parents, key = path.split(".")
+    target = doc
+    for parent in parents:
+        target = target[parent]
+    target["\x00duplicate"] = value
+    return dumps(doc).replace('"\\u0000duplicate"', json.dumps(key))
 
 
 @dataclass(frozen=True)
@@ -173,6 +214,17 @@ BAD: tuple[Bad, ...] = (
     Bad("empty-firstName", with_contact(firstName=""), ("primaryContact.firstName",)),
     Bad("whitespace-only-lastName", with_contact(lastName=" \t "), ("primaryContact.lastName",)),
     Bad("nbsp-only-firstName", with_contact(firstName="\u00a0\u2003"), ("primaryContact.firstName",)),
+    Bad("zero-width-space-only-firstName", with_contact(firstName="\u200b"), ("primaryContact.firstName",)),
+    Bad(
+        "format-chars-and-spaces-lastName",
+        with_contact(lastName=" \u200c\u200d \u2060\ufeff "),
+        ("primaryContact.lastName",),
+    ),
+    Bad("bidi-override-inside-firstName", with_contact(firstName="Zephy\u202erine"), ("primaryContact.firstName",)),
+    Bad(
+        "bidi-isolate-inside-lastName", with_contact(lastName="Quill\u2067feather\u2069"), ("primaryContact.lastName",)
+    ),
+    Bad("zero-width-space-inside-lastName", with_contact(lastName="Quill\u200bfeather"), ("primaryContact.lastName",)),
     Bad("newline-in-firstName", with_contact(firstName="Zephyrine\nQuill"), ("primaryContact.firstName",)),
     Bad("nul-in-lastName", with_contact(lastName="Quill\x00feather"), ("primaryContact.lastName",)),
     Bad("c1-control-in-lastName", with_contact(lastName="Quill\x85feather"), ("primaryContact.lastName",)),
@@ -191,7 +243,7 @@ BAD: tuple[Bad, ...] = (
     # --- phone
     Bad("phone-with-letters", with_contact(phoneNumber="555-CALL-NOW"), ("primaryContact.phoneNumber",)),
     Bad("phone-with-extension-x", with_contact(phoneNumber="+1 555 0147 x12"), ("primaryContact.phoneNumber",)),
-    Bad("phone-empty-string", with_contact(phoneNumber=""), ("primaryContact.phoneNumber",)),
+    Bad("phone-only-punctuation", with_contact(phoneNumber="()"), ("primaryContact.phoneNumber",)),
     Bad(
         "phone-over-32-chars",
         with_contact(phoneNumber="+1 555 0147 " + "0" * MAX_PHONE_CHARS),
@@ -221,22 +273,98 @@ BAD: tuple[Bad, ...] = (
     ),
     Bad("unknown-top-level-field", valid_event(customerName=f"{FIRST} {LAST}"), ("customerName",)),
     Bad("unknown-contact-field", with_contact(mobile=PHONE), ("primaryContact.mobile",)),
+    # --- duplicate keys: the last one would silently win
+    Bad("duplicate-eventId", with_duplicate_key(valid_event(), "eventId", "crm-43"), ("eventId",)),
+    Bad(
+        "duplicate-customerTenantId",
+        with_duplicate_key(valid_event(), "customerTenantId", "9d0c6a57-1b2e-4f3a-8c4d-5e6f7a8b9c0d"),
+        ("customerTenantId",),
+    ),
+    Bad(
+        "duplicate-contact-email",
+        with_duplicate_key(valid_event(), "primaryContact.email", "other@example.com"),
+        ("primaryContact.email",),
+    ),
+    Bad(
+        "duplicate-key-in-cloudevent-data",
+        with_duplicate_key(cloud_event(), "data.primaryContact.lastName", LAST),
+        ("data.primaryContact.lastName",),
+    ),
+    Bad("duplicate-cloudevent-id", with_duplicate_key(cloud_event(), "id", "ce-7f3b"), ("id",)),
+    Bad(
+        "duplicate-keys-at-two-depths",
+        with_duplicate_key(valid_event(), "primaryContact.firstName", FIRST)[:-1] + ', "eventId": "crm-43"}',
+        ("eventId", "primaryContact.firstName"),
+    ),
+    # Duplicates are refused before the fields are validated, so the unknown `notes` is not reported here.
+    Bad(
+        "duplicate-key-in-a-list",
+        dumps(valid_event(notes=[{"a": 1}])).replace('{"a": 1}', '{"a": 1, "a": 2}'),
+        ("notes.0.a",),
+    ),
     # --- CloudEvents envelope
     Bad("cloudevent-without-data", cloud_event(data=...), ("data",)),
     Bad("cloudevent-null-data", cloud_event(data=None), ("data",)),
     Bad("cloudevent-data-is-a-list", cloud_event(data=[valid_event()]), ("data",)),
     Bad("cloudevent-data-is-a-json-string", cloud_event(data=dumps(valid_event())), ("data",)),
-    Bad("cloudevent-specversion-0.3", cloud_event(specversion="0.3"), ("specversion",)),
-    Bad("cloudevent-specversion-number", cloud_event(specversion=1.0), ("specversion",)),
+    Bad("cloudevent-specversion-0.3", cloud_event(specversion="0.3"), ("body",)),
+    Bad("cloudevent-specversion-number", cloud_event(specversion=1.0), ("body",)),
     Bad("cloudevent-wrong-type", cloud_event(type="mca.customer.signed.v2"), ("type",)),
     Bad("cloudevent-missing-source", cloud_event(source=...), ("source",)),
     Bad("cloudevent-xml-content-type", cloud_event(datacontenttype="application/xml"), ("datacontenttype",)),
     Bad(
-        "cloudevent-missing-id",
-        cloud_event(id=...),
-        ("id",),
-        exact=False,
-        why="data has no eventId either, so data.eventId is reported missing too",
+        "cloudevent-json-lookalike-content-type",
+        cloud_event(datacontenttype="application/jsonp; charset=utf-8"),
+        ("datacontenttype",),
+    ),
+    Bad(
+        "cloudevent-data-and-data-base64", {**with_data_base64(cloud_event()), "data": valid_event()}, ("data_base64",)
+    ),
+    Bad("cloudevent-data-base64-not-base64", with_data_base64(cloud_event(), "not base64!"), ("data_base64",)),
+    Bad("cloudevent-data-base64-number", with_data_base64(cloud_event(), 42), ("data_base64",)),  # type: ignore[arg-type]
+    Bad("cloudevent-data-base64-not-json", with_data_base64(cloud_event(), b"<event/>"), ("data_base64",)),
+    Bad("cloudevent-data-base64-not-utf8", with_data_base64(cloud_event(), b"\xff\xfe{}"), ("data_base64",)),
+    Bad("cloudevent-data-base64-array", with_data_base64(cloud_event(), b"[]"), ("data_base64",)),
+    Bad(
+        "cloudevent-data-base64-bad-fields",
+        with_data_base64(cloud_event(data=with_contact(email="zephyrine@@example.com"))),
+        ("data_base64.primaryContact.email",),
+    ),
+    Bad(
+        "cloudevent-data-base64-duplicate-key",
+        with_data_base64(
+            cloud_event(), with_duplicate_key(valid_event(eventId=...), "customerTenantId", TENANT).encode()
+        ),
+        ("data_base64.customerTenantId",),
+    ),
+    # --- Event Grid schema
+    Bad("eventgrid-wrong-eventType", event_grid_event(eventType="mca.customer.signed.v2"), ("eventType",)),
+    Bad("eventgrid-missing-subject", event_grid_event(subject=...), ("subject",)),
+    Bad("eventgrid-missing-eventTime", event_grid_event(eventTime=...), ("eventTime",)),
+    Bad("eventgrid-missing-data", event_grid_event(data=...), ("data",)),
+    Bad("eventgrid-data-is-a-list", event_grid_event(data=[valid_event()]), ("data",)),
+    Bad("eventgrid-dataVersion-number", event_grid_event(dataVersion=1), ("dataVersion",)),
+    Bad("eventgrid-bad-id", event_grid_event(id="eg 5c1d"), ("id",)),
+    Bad("eventgrid-missing-id", event_grid_event(id=...), ("id",)),
+    Bad(
+        "eventgrid-bad-data-fields",
+        event_grid_event(data=valid_event(eventId=..., customerTenantId="x", dateAgreed="2026-11-20")),
+        ("data.customerTenantId", "data.dateAgreed"),
+    ),
+    # --- neither a bare event nor a supported envelope: one error naming the supported forms
+    Bad("array-of-event-grid-events", dumps([event_grid_event()]), ("body",)),
+    Bad("cloudevent-without-specversion", cloud_event(specversion=...), ("body",)),
+    Bad("only-data", {"data": valid_event()}, ("body",)),
+    Bad("only-envelope-members", {"id": "x", "subject": "y", "topic": "z"}, ("body",)),
+    Bad("bare-event-with-an-envelope-member", valid_event(source="/crm"), ("source",)),
+    Bad("cloudevent-missing-id", cloud_event(id=...), ("id",)),
+    Bad("cloudevent-id-with-spaces", cloud_event(id="ce 7f3a"), ("id",)),
+    Bad("cloudevent-id-over-128-chars", cloud_event(id="c" * (MAX_ID_CHARS + 1)), ("id",)),
+    Bad("cloudevent-id-is-a-number", cloud_event(id=7), ("id",)),
+    Bad(
+        "cloudevent-bad-id-and-bad-data-eventId",
+        cloud_event(data=valid_event(eventId="crm 42"), id="ce 7f3a"),
+        ("id", "data.eventId"),
     ),
     Bad(
         "cloudevent-data-with-bad-fields",
@@ -368,6 +496,26 @@ def test_every_failing_field_is_listed_at_once() -> None:
     assert LAST.casefold() not in str(error).casefold()
 
 
+UNSUPPORTED_FORMS = {
+    "cloudevents-0.3": cloud_event(specversion="0.3"),
+    "array": [valid_event()],
+    "string": "crm-42",
+    "null": None,
+    "cloudevent-without-specversion": cloud_event(specversion=...),
+    "unknown-envelope": {"id": "x", "type": "mca.customer.signed.v1", "data": valid_event(), "time": "now"},
+}
+
+
+@pytest.mark.parametrize("doc", UNSUPPORTED_FORMS.values(), ids=UNSUPPORTED_FORMS.keys())
+def test_unsupported_form_gets_one_error_naming_the_supported_forms(doc: object) -> None:
+    """A body that is no supported form gets one body error naming the forms, not a list of unknown fields."""
+    error = rejection(dumps(doc))
+
+    assert [e.field for e in error.errors] == ["body"]
+    for form in ("bare contract v1 event", "CloudEvents 1.0", "Event Grid"):
+        assert form in error.errors[0].reason
+
+
 def test_size_limits_are_the_documented_ones() -> None:
     """The limits docs/event-contract.md quotes are the ones the parser enforces."""
     assert (MAX_BODY_BYTES, MAX_NAME_CHARS, MAX_EMAIL_CHARS, MAX_PHONE_CHARS, MAX_ID_CHARS) == (
@@ -377,6 +525,44 @@ def test_size_limits_are_the_documented_ones() -> None:
         32,
         128,
     )
+
+
+# Whitespace and Unicode format characters (category Cf), alone or mixed: all render as nothing.
+INVISIBLE_NAMES = {
+    "zwsp": "\u200b",
+    "zwnj": "\u200c",
+    "zwj": "\u200d",
+    "word-joiner": "\u2060",
+    "bom": "\ufeff",
+    "lrm-rlm": "\u200e\u200f",
+    "bidi-overrides": "\u202a\u202b\u202c\u202d\u202e",
+    "bidi-isolates": "\u2066\u2067\u2068\u2069",
+    "arabic-letter-mark": "\u061c",
+    "soft-hyphen": "\u00ad",
+    "tag-characters": "\U000e0041\U000e007f",
+    "mixed-with-spaces": " \u200b\u00a0\ufeff\t\u2060 ",
+}
+
+
+@pytest.mark.parametrize("name", INVISIBLE_NAMES.values(), ids=INVISIBLE_NAMES.keys())
+def test_invisible_only_name_is_empty(name: str) -> None:
+    """A name made only of whitespace and format (Cf) characters is refused as empty."""
+    error = rejection(with_contact(firstName=name, lastName=name))
+
+    assert [(e.field, e.reason) for e in error.errors] == [
+        ("primaryContact.firstName", "must not be empty"),
+        ("primaryContact.lastName", "must not be empty"),
+    ]
+
+
+@pytest.mark.parametrize("char", ["\u202a", "\u202b", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u200f"])
+def test_bidi_control_inside_name_is_refused(char: str) -> None:
+    """A bidi control inside a name (which could make it display as another name) is a field-level error."""
+    error = rejection(with_contact(firstName=f"Zephy{char}rine"))
+
+    assert [(e.field, e.reason) for e in error.errors] == [
+        ("primaryContact.firstName", "must not contain invisible format characters such as bidi controls")
+    ]
 
 
 def test_name_at_limit_is_accepted_and_one_over_is_not() -> None:
@@ -465,3 +651,35 @@ async def test_invalid_body_is_dead_lettered_without_metadata_or_call() -> None:
     assert "primaryContact.email" in outcome.description
     assert "zephyrine" not in outcome.description.casefold()
     assert (api.calls, metadata.asked) == ([], [])
+
+
+READABLE_IDS = {
+    "bare-bad-email": (dumps(with_contact(email="zephyrine@@example.com")), "crm-42"),
+    "bare-duplicate-key": (with_duplicate_key(valid_event(), "customerTenantId", TENANT), "crm-42"),
+    "cloudevent-envelope-id": (cloud_event(data=valid_event(eventId=..., dateAgreed="2026-11-20")), "ce-7f3a"),
+    "cloudevent-data-eventId": (cloud_event(type="other", data=valid_event(eventId="crm-9")), "crm-9"),
+    "eventgrid-envelope-id": (event_grid_event(subject=...), "eg-5c1d"),
+    "data-base64-eventId": (with_data_base64(cloud_event(data=valid_event(dateAgreed="x"))), "crm-42"),
+    "eventId-breaks-the-id-rule": (valid_event(eventId=f"{EMAIL} 42", dateAgreed="x"), ""),
+    "eventId-not-a-string": (valid_event(eventId=42), ""),
+    "not-json": (b"{", ""),
+}
+
+
+@pytest.mark.parametrize(("raw", "event_id"), READABLE_IDS.values(), ids=READABLE_IDS.keys())
+def test_invalid_event_error_carries_the_readable_event_id(raw: bytes | str | dict[str, Any], event_id: str) -> None:
+    """InvalidEventError.event_id is the body's event id when it follows the eventId rule, else ""."""
+    assert rejection(raw).event_id == event_id
+
+
+async def test_invalid_event_is_logged_with_its_event_id(caplog: pytest.LogCaptureFixture) -> None:
+    """An invalid body with a readable eventId dead-letters and logs under that event id."""
+    api, metadata = RecordingApi(), FixedMetadata(mca_metadata())
+    body = dumps(with_contact(email="zephyrine@@example.com"))
+
+    with caplog.at_level(logging.INFO, logger="shared.attestation"):
+        outcome = await Attestor(api, metadata).attest_body(body)
+
+    assert isinstance(outcome, DeadLetter)
+    assert outcome.event_id == "crm-42"
+    assert [getattr(r, "event_id", None) for r in caplog.records] == ["crm-42"]

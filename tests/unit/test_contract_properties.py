@@ -202,7 +202,7 @@ BREAKERS: dict[str, st.SearchStrategy[object]] = {
     "primaryContact.firstName": st.sampled_from(["", "   ", "a\nb", "x" * (MAX_NAME_CHARS + 1), 5, None]),
     "primaryContact.lastName": st.sampled_from(["", "\t", "a\x00b", "y" * (MAX_NAME_CHARS + 1), False, None]),
     "primaryContact.email": st.sampled_from(["", "no-at-sign", "a@@b.com", "a@b", "@example.com", 1, None]),
-    "primaryContact.phoneNumber": st.sampled_from(["", "call me", "+1 555 x", "5" * 40, 5550147, []]),
+    "primaryContact.phoneNumber": st.sampled_from(["()", "call me", "+1 555 x", "5" * 40, 5550147, []]),
     "agreementType": st.sampled_from(["", "MicrosoftPartnerAgreement", "mca", 1, None]),
     "correlationId": st.sampled_from(["", "a b", "#x", 3, []]),
     "templateId": st.sampled_from(["", "latest", 0, []]),

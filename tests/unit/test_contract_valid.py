@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from shared.attestation import build_request
 from shared.contract import InvalidEventError, SignedAgreementEvent, parse_event
+from shared.partner_center.agreement_request import derive_request_id
 from tests.contract_samples import EMAIL, FIRST, LAST, PHONE, TEMPLATE, TENANT, valid_event
 
 
@@ -60,6 +64,16 @@ def test_optional_fields_may_be_absent_or_null() -> None:
 
     for event in (absent, null):
         assert (event.primary_contact.phone_number, event.correlation_id, event.template_id) == (None, None, None)
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\t \u00a0", "\u200b"])
+def test_blank_phone_number_means_absent(blank: str) -> None:
+    """An optional phoneNumber sent as "" or whitespace (or invisible characters) only is treated as absent."""
+    contact = {"firstName": FIRST, "lastName": LAST, "email": EMAIL, "phoneNumber": blank}
+
+    event = parse_event(valid_event(primaryContact=contact))
+
+    assert event.primary_contact.phone_number is None
 
 
 @pytest.mark.parametrize(
@@ -144,6 +158,40 @@ def test_names_may_use_any_script() -> None:
     assert (event.primary_contact.first_name, event.primary_contact.last_name) == ("Zoë-Anne", "O'Brien 山田")
 
 
+def test_joiners_inside_a_name_are_kept() -> None:
+    """Zero-width (non-)joiners, which some scripts need for correct spelling, are kept inside a name."""
+    contact = {"firstName": "مهر\u200cناز", "lastName": "क्\u200dष", "email": EMAIL}
+
+    event = parse_event(valid_event(primaryContact=contact))
+
+    assert (event.primary_contact.first_name, event.primary_contact.last_name) == ("مهر\u200cناز", "क्\u200dष")
+
+
+def test_invisible_characters_around_a_name_are_trimmed() -> None:
+    """Format characters at either end of a name (a BOM, a zero-width space, a mark) are trimmed like spaces."""
+    contact = {"firstName": f"\ufeff{FIRST}\u200b", "lastName": f"\u200e {LAST}\u2060", "email": EMAIL}
+
+    event = parse_event(valid_event(primaryContact=contact))
+
+    assert (event.primary_contact.first_name, event.primary_contact.last_name) == (FIRST, LAST)
+
+
+def test_nfd_and_nfc_spellings_give_the_same_request() -> None:
+    """Names and email in NFD or NFC parse to NFC, so both give the same POST body and MS-RequestId."""
+    contact = {"firstName": "Zoë-Anne", "lastName": "Ångström Nguyễn", "email": "zoë.ångström@bücher.example.com"}
+    spellings = [{key: unicodedata.normalize(form, value) for key, value in contact.items()} for form in ("NFC", "NFD")]
+    assert spellings[0] != spellings[1]
+
+    events = [parse_event(json.dumps(valid_event(primaryContact=spelling))) for spelling in spellings]
+    requests = [build_request(event, TEMPLATE) for event in events]
+
+    assert events[0] == events[1]
+    assert events[1].primary_contact.first_name == contact["firstName"]
+    assert requests[0].body() == requests[1].body()
+    assert requests[0].canonical_bytes() == requests[1].canonical_bytes()
+    assert derive_request_id("crm-42", requests[0]) == derive_request_id("crm-42", requests[1])
+
+
 def test_cloud_event_takes_event_id_from_envelope_id() -> None:
     """A CloudEvents envelope whose data has no eventId uses the envelope `id` as the event id."""
     event = parse_event(json.dumps(cloud_event(valid_event(eventId=...))))
@@ -158,6 +206,77 @@ def test_cloud_event_prefers_event_id_from_data() -> None:
     event = parse_event(json.dumps(cloud_event(valid_event(eventId="crm-42"))))
 
     assert event.event_id == "crm-42"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json; charset=utf-8", "Application/JSON", "application/json;charset=UTF-8", "APPLICATION/json ; x=1"],
+)
+def test_cloud_event_accepts_json_content_type_with_parameters(content_type: str) -> None:
+    """datacontenttype application/json is accepted in any case and with parameters such as charset=utf-8."""
+    event = parse_event(cloud_event(valid_event(eventId=...), datacontenttype=content_type))
+
+    assert event.event_id == "ce-7f3a"
+
+
+@pytest.mark.parametrize(
+    ("payload", "event_id"),
+    [
+        pytest.param(valid_event(eventId=...), "ce-7f3a", id="id-from-envelope"),
+        pytest.param(valid_event(), "crm-42", id="id-from-data"),
+    ],
+)
+def test_cloud_event_with_data_base64(payload: dict[str, Any], event_id: str) -> None:
+    """A CloudEvent carrying the payload as data_base64 (base64 of its UTF-8 JSON) parses like one with data."""
+    envelope = cloud_event(payload, datacontenttype="application/json; charset=utf-8")
+    del envelope["data"]
+    envelope["data_base64"] = base64.b64encode(json.dumps(payload, ensure_ascii=False).encode()).decode()
+
+    event = parse_event(json.dumps(envelope).encode())
+
+    assert event.event_id == event_id
+    assert event.customer_tenant_id == TENANT
+    assert event.primary_contact.email == EMAIL
+
+
+def event_grid_event(data: dict[str, Any], **members: Any) -> dict[str, Any]:
+    """An Event Grid schema event, as Event Grid delivers it to a Service Bus queue."""
+    return {
+        "id": "eg-5c1d",
+        "topic": "/subscriptions/0000/resourceGroups/crm/providers/Microsoft.EventGrid/topics/mca",
+        "subject": "/crm/contoso/accounts/42",
+        "eventType": "mca.customer.signed.v1",
+        "eventTime": "2026-11-20T09:31:00Z",
+        "data": data,
+        "dataVersion": "1.0",
+        "metadataVersion": "1",
+        **members,
+    }
+
+
+@pytest.mark.parametrize(
+    ("payload", "event_id"),
+    [
+        pytest.param(valid_event(eventId=...), "eg-5c1d", id="id-from-envelope"),
+        pytest.param(valid_event(), "crm-42", id="id-from-data"),
+    ],
+)
+def test_event_grid_event_parses(payload: dict[str, Any], event_id: str) -> None:
+    """An Event Grid schema event of type mca.customer.signed.v1 parses; data.eventId wins over its id."""
+    event = parse_event(json.dumps(event_grid_event(payload)).encode())
+
+    assert event.event_id == event_id
+    assert event.customer_tenant_id == TENANT
+    assert event.primary_contact.first_name == FIRST
+
+
+def test_event_grid_optional_members_may_be_absent() -> None:
+    """An Event Grid event without topic, dataVersion and metadataVersion (as published) parses."""
+    envelope = event_grid_event(valid_event(eventId=...))
+    for member in ("topic", "dataVersion", "metadataVersion"):
+        del envelope[member]
+
+    assert parse_event(envelope).event_id == "eg-5c1d"
 
 
 def test_cloud_event_extension_attributes_are_ignored() -> None:
