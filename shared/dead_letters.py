@@ -35,7 +35,8 @@ from typing import Any, Protocol
 from azure.servicebus import ServiceBusMessage, ServiceBusReceivedMessage
 from azure.servicebus.exceptions import MessageAlreadySettled, ServiceBusError
 
-from shared.contract import InvalidEventError, SignedAgreementEvent, identifiers_of, is_cloud_event, parse_event
+from shared.contract import InvalidEventError, SignedAgreementEvent, identifiers_of, parse_event
+from shared.envelopes import form_of, lenient_payload
 from shared.message_ids import replay_message_id
 from shared.queue_messages import body_bytes, text_properties
 from shared.settlement import ATTEMPT_PROPERTY
@@ -315,15 +316,24 @@ def _path(name: str) -> tuple[str, ...]:
 def apply_edits(body: bytes, edits: Sequence[FieldEdit]) -> bytes:
     """The body with ``edits`` applied, as compact JSON.
 
-    Paths name contract fields; in a CloudEvents envelope a path starting with a contract field
-    (``primaryContact.email``) is applied inside ``data``. Missing intermediate objects are created.
+    Paths name contract fields; in an envelope (CloudEvents or Event Grid) a path starting with a contract
+    field (``primaryContact.email``) is applied inside ``data``. A CloudEvent carrying its event as
+    ``data_base64`` gets it decoded into ``data`` first (an equivalent CloudEvent). Missing intermediate
+    objects are created.
     """
     doc = _json_object(body)
     if doc is None:
         raise EditError("the body is not a JSON object, so it cannot be edited")
+    in_envelope = form_of(doc) in ("cloudevents", "eventgrid")
     for edit in edits:
         path = edit.path
-        if is_cloud_event(doc) and path[0] in _CONTRACT_FIELDS:
+        if in_envelope and path[0] in _CONTRACT_FIELDS:
+            if "data_base64" in doc:
+                payload, _ = lenient_payload(doc)
+                if not payload:
+                    raise EditError("data_base64 does not hold a JSON object, so its fields cannot be edited")
+                doc["data"] = dict(payload)
+                del doc["data_base64"]
             path = ("data", *path)
         node: dict[str, Any] = doc
         for depth, part in enumerate(path[:-1]):

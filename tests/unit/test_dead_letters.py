@@ -303,6 +303,37 @@ def test_edits_go_inside_data_of_a_cloudevents_envelope() -> None:
     assert "primaryContact" not in edited
 
 
+def test_edits_go_inside_data_of_an_event_grid_event() -> None:
+    """An Event Grid event's contract fields sit in ``data``: an edit lands there and the result parses."""
+    envelope = {
+        "id": "eg-1",
+        "eventType": "mca.customer.signed.v1",
+        "subject": "customers",
+        "eventTime": "2025-11-20T09:30:00Z",
+        "dataVersion": "1",
+        "data": event_doc(),
+    }
+    edited = apply_edits(body_of(envelope), [FieldEdit.parse_set("primaryContact.email=new@example.com")])
+    assert parse_event(edited).primary_contact.email == "new@example.com"
+    assert "primaryContact" not in json.loads(edited)
+
+
+def test_edits_of_a_data_base64_cloud_event_decode_the_payload_into_data() -> None:
+    """A CloudEvent with data_base64 is edited as the equivalent CloudEvent with data, which parses."""
+    import base64
+
+    envelope = {
+        "specversion": "1.0",
+        "id": "ce-2",
+        "type": "mca.customer.signed.v1",
+        "source": "crm",
+        "data_base64": base64.b64encode(body_of(event_doc())).decode(),
+    }
+    edited = apply_edits(body_of(envelope), [FieldEdit.parse_set("primaryContact.email=new@example.com")])
+    assert parse_event(edited).primary_contact.email == "new@example.com"
+    assert "data_base64" not in json.loads(edited)
+
+
 @pytest.mark.parametrize("text", ["no-equals", "=value", "a..b=c", ".a=b"])
 def test_malformed_set_is_rejected(text: str) -> None:
     """A --set without a path and '=' is an error naming the expected form."""
