@@ -9,6 +9,13 @@ MS-RequestId replay: the first answer to a POST with an ``MS-RequestId`` is kept
 ``replay_window_seconds``; another POST with the same id (compared case-insensitively, whatever its path
 or body) gets that answer again without being processed. The real service's behaviour is unknown; this
 is the behaviour a safe client must be able to live with.
+
+Raw records: besides the attestations it keeps (one per distinct contact, as 600061 implies), the state
+counts every POST that *would have created* a record — it passed every check that is not about
+duplicates — once per distinct ``MS-RequestId``, whether it was answered 201, 600061 or from the replay
+cache. A client that re-posts one event under a new request id (a regenerated id, a second message for the
+same event that derives another id) shows up there as a double even though 600061 hides it from the
+attestations; exactly-once tests assert on ``raw_record_count``.
 """
 
 from __future__ import annotations
@@ -120,6 +127,7 @@ class SimulatorState:
         self._customers = CustomerDirectory()
         self._attestations: dict[str, list[Attestation]] = {}
         self._replies: dict[str, tuple[Reply, float]] = {}
+        self._raw_records: dict[str, set[str]] = {}  # customer → request ids of POSTs that would have created one
         self._requests: Counter[tuple[str, str]] = Counter()
         self._replays = 0
         self._in_flight = 0
@@ -220,6 +228,14 @@ class SimulatorState:
                 return len(self._attestations.get(_canonical(customer_id), ()))
             return sum(len(items) for items in self._attestations.values())
 
+    def raw_record_count(self, customer_id: str | None = None) -> int:
+        """Records the POSTs would have created without 600061 and the replay cache: one per distinct
+        MS-RequestId (a POST without one counts alone) that passed every other check."""
+        with self._lock:
+            if customer_id is not None:
+                return len(self._raw_records.get(_canonical(customer_id), ()))
+            return sum(len(ids) for ids in self._raw_records.values())
+
     @property
     def requests(self) -> dict[str, dict[str, int]]:
         """Requests answered so far: ``{"POST /v1/customers/{customer_id}/agreements": {"201": 3}}``.
@@ -261,6 +277,7 @@ class SimulatorState:
                 "tokenRequests": self.token_requests,
                 "replays": self._replays,
                 "attestations": self.attestation_count(),
+                "rawRecords": self.raw_record_count(),
                 "inFlight": self._in_flight,
                 "peakInFlight": self._peak_in_flight,
                 "faults": self.faults.to_json(),
@@ -370,6 +387,8 @@ class SimulatorState:
                 "Date of agreement cannot be greater than the current date.",
                 error_name="InvalidDateAgreed",
             )
+        raw = self._raw_records.setdefault(checked, set())
+        raw.add(request_id.strip().lower() if request_id and request_id.strip() else f"no-request-id-{len(raw)}")
         existing = self._attestations.setdefault(checked, [])
         if any(a.contact.same_as(request.contact) for a in existing):
             return agreement_fault(

@@ -1,8 +1,11 @@
 """Chaos: 1,000+ events through the real worker process, a faulty Partner Center and a killed worker.
 
 The Service Bus emulator and the Partner Center simulator run in this process; the worker runs as
-``mca-attest worker`` in a child process that is SIGKILLed three times mid-flight and restarted. When the
-queue has drained: every valid event is attested exactly once, every invalid one is dead-lettered as
+``mca-attest worker`` in a child process that is SIGKILLed three times mid-flight and restarted. Duplicates
+are distinct messages (their own message ids), so they reach the worker rather than being dropped by the
+broker; the worker makes one HTTP attempt per delivery, so every fault schedules a retry copy (hundreds per
+run). When the queue has drained: every valid event is attested exactly once — counted on the simulator's
+raw records, which 600061 and the MS-RequestId replay cannot hide — every invalid one is dead-lettered as
 InvalidEvent, nothing is lost, and no transient fault ended in the dead-letter queue.
 """
 
@@ -38,7 +41,8 @@ pytestmark = pytest.mark.e2e
 QUEUE = "mca-events"
 VALID_EVENTS = 1000
 INVALID_EVENTS = 40
-DUPLICATES = 60  # valid events published a second time with the same message id
+DUPLICATES = 60  # valid events published a second time, as a distinct message
+MIN_SCHEDULED_RETRIES = 150
 KILLS = 3
 DRAIN_TIMEOUT_SECONDS = 240
 
@@ -99,9 +103,21 @@ async def _publish(connection_string: str, bodies: list[tuple[str, dict[str, Any
 
 
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    json_log = log.with_suffix(".jsonl")  # INFO records: one "message.settled" per settlement
     with log.open("ab") as sink:
         return subprocess.Popen(
-            [sys.executable, "-m", "shared.cli.main", "worker", "--concurrency", "32", "--grace-seconds", "5"],
+            [
+                sys.executable,
+                "-m",
+                "shared.cli.main",
+                "--log-file",
+                str(json_log),
+                "worker",
+                "--concurrency",
+                "32",
+                "--grace-seconds",
+                "5",
+            ],
             env=env,
             stdout=sink,
             stderr=sink,
@@ -120,7 +136,7 @@ def test_chaos_every_event_attested_once_or_dead_lettered(
     the invariants hold once the queue drains."""
     valid = [_valid_event(i) for i in range(VALID_EVENTS)]
     invalid = [_invalid_event(i) for i in range(INVALID_EVENTS)]
-    published = [(e["eventId"], e) for e in valid + invalid] + [(e["eventId"], e) for e in valid[:DUPLICATES]]
+    published = [(e["eventId"], e) for e in valid + invalid] + [(f"{e['eventId']}/dup", e) for e in valid[:DUPLICATES]]
     asyncio.run(_publish(emulator.connection_string, published))
 
     env = {
@@ -131,6 +147,7 @@ def test_chaos_every_event_attested_once_or_dead_lettered(
         "ATTEST_RETRY_BASE_SECONDS": "1",
         "ATTEST_RETRY_MAX_SECONDS": "4",
         "ATTEST_RETRY_BUDGET": "8",
+        "ATTEST_IN_CALL_ATTEMPTS": "1",  # every fault becomes a scheduled retry copy
     }
     log = tmp_path / "worker.log"
     worker = _start_worker(env, log)
@@ -158,8 +175,11 @@ def test_chaos_every_event_attested_once_or_dead_lettered(
         assert worker.wait(timeout=30) == 0  # graceful stop on SIGTERM exits 0
 
     state = faulty_partner_center.state
-    not_exactly_once = [e["eventId"] for e in valid if state.attestation_count(e["customerTenantId"]) != 1]
+    not_exactly_once = [e["eventId"] for e in valid if state.raw_record_count(e["customerTenantId"]) != 1]
     assert not_exactly_once == []
+    assert all(state.attestation_count(e["customerTenantId"]) == 1 for e in valid)
+    scheduled = log.with_suffix(".jsonl").read_text(encoding="utf-8").count('"settlement": "schedule_retry"')
+    assert scheduled >= MIN_SCHEDULED_RETRIES, f"only {scheduled} retries were scheduled"
     dead = emulator.dead_letters(QUEUE)
     dead_ids = sorted(str(m.message_id) for m in dead)
     assert dead_ids == sorted(e["eventId"] for e in invalid)
@@ -205,5 +225,6 @@ def test_chaos_every_event_attested_once_or_dead_lettered(
     still_dead = {str(m.message_id) for m in emulator.dead_letters(QUEUE)}
     assert len(replayed) == INVALID_EVENTS // 2
     assert {e["eventId"] for e in invalid} == {e["eventId"] for e in replayed} | still_dead
-    assert all(state.attestation_count(e["customerTenantId"]) <= 1 for e in invalid)
+    assert all(state.raw_record_count(e["customerTenantId"]) <= 1 for e in invalid)
     assert state.attestation_count() == VALID_EVENTS + INVALID_EVENTS // 2
+    assert state.raw_record_count() == VALID_EVENTS + INVALID_EVENTS // 2

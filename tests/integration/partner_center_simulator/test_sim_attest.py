@@ -210,3 +210,32 @@ def test_replay_window_is_configurable(sim: SimulatorServer, api: httpx.Client) 
     response = api.post(CUSTOMERS_PATH.format(customer), json=attestation(), headers=headers)
     assert response.json()["code"] == 600061
     assert sim.state.replays == 0
+
+
+def test_a_repost_under_a_new_request_id_is_a_raw_double(sim: SimulatorServer, api: httpx.Client) -> None:
+    """600061 keeps one attestation, but the raw record count sees both POSTs: a double is visible."""
+    customer = new_customer()
+    api.post(CUSTOMERS_PATH.format(customer), json=attestation(), headers={"MS-RequestId": "first"})
+    again = api.post(CUSTOMERS_PATH.format(customer), json=attestation(), headers={"MS-RequestId": "second"})
+    assert again.json()["code"] == 600061
+    assert sim.state.attestation_count(customer) == 1
+    assert sim.state.raw_record_count(customer) == 2
+
+
+def test_a_repost_under_the_same_request_id_is_one_raw_record(sim: SimulatorServer, api: httpx.Client) -> None:
+    """The same MS-RequestId, answered from the replay cache or (after the window) with 600061, is one record."""
+    customer = new_customer()
+    headers = {"MS-RequestId": "same-call"}
+    api.post(CUSTOMERS_PATH.format(customer), json=attestation(), headers=headers)
+    api.post(CUSTOMERS_PATH.format(customer), json=attestation(), headers=headers)  # replayed
+    sim.state.configure(replay_window_seconds=0)
+    api.post(CUSTOMERS_PATH.format(customer), json=attestation(), headers=headers)  # processed again: 600061
+    assert sim.state.raw_record_count(customer) == 1
+
+
+def test_an_invalid_post_is_no_raw_record(sim: SimulatorServer, api: httpx.Client) -> None:
+    """A POST refused for its content (here a future date) would not have created anything."""
+    customer = new_customer()
+    future = (datetime.now(UTC) + timedelta(days=2)).isoformat().replace("+00:00", "Z")
+    assert api.post(CUSTOMERS_PATH.format(customer), json=attestation(dateAgreed=future)).status_code == 400
+    assert sim.state.raw_record_count(customer) == 0
