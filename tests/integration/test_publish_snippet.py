@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -66,7 +67,9 @@ def test_snippet_publishes_one_event_with_the_documented_properties(
     assert len(received) == 1
     message = received[0]
     event = parse_event(body_bytes(message))
-    assert message.message_id == event.event_id == "crm-000123"
+    body = body_bytes(message)
+    assert event.event_id == "crm-000123"
+    assert message.message_id == f"crm-000123/{hashlib.sha256(body).hexdigest()[:24]}"  # new content, new id
     assert message.correlation_id == event.correlation_id
     assert message.content_type == "application/json"
     assert message.subject == EVENT_TYPE
