@@ -5,8 +5,8 @@
     PartnerCenterError                 status, code, description, request ids — on every error
     ├── AlreadyAttested                600061: an identical attestation exists (an idempotent success)
     ├── TransientError                 worth retrying, later or now
-    │   ├── Throttled                  429; carries retry_after (seconds) from Retry-After
-    │   ├── ServerError                5xx, 408, or a body that says isRetryable: true
+    │   ├── Throttled                  429; retry_after from Retry-After (seconds or HTTP-date) or the body
+    │   ├── ServerError                5xx, 408, or a body that says isRetryable: true; retry_after likewise
     │   └── ConnectionFailed           timeouts, refused or dropped connections (no status)
     ├── AuthError                      401 that a fresh token did not cure, or a token endpoint refusal
     │   └── ConsentRequired            invalid_grant / AADSTS700082: an admin must redo the consent
@@ -24,8 +24,11 @@ Foreign exceptions (httpx's) are translated into this tree in one place, ``class
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -81,21 +84,22 @@ class AlreadyAttested(PartnerCenterError):
 
 
 class TransientError(PartnerCenterError):
-    """A failure that the same request may get past later."""
+    """A failure that the same request may get past later, after ``retry_after`` seconds when the answer said."""
 
-    retry_after: float | None = None
+    def __init__(self, description: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(description, **kwargs)
+        self.retry_after = retry_after
 
 
 class Throttled(TransientError):
     """429: Partner Center asks the caller to wait ``retry_after`` seconds."""
 
     def __init__(self, description: str, *, retry_after: float | None, **kwargs: Any) -> None:
-        super().__init__(description, **kwargs)
-        self.retry_after = retry_after
+        super().__init__(description, retry_after=retry_after, **kwargs)
 
 
 class ServerError(TransientError):
-    """5xx, 408 or an error body marked ``isRetryable``."""
+    """5xx, 408 or an error body marked ``isRetryable``; ``retry_after`` when the answer carried Retry-After."""
 
 
 class ConnectionFailed(TransientError):
@@ -134,10 +138,16 @@ class InvalidRequest(PermanentError):
     """Any other client error."""
 
 
+# A Retry-After beyond this is not a wait but a mistake (an epoch such as 1735689600, or 1e12, which overflows
+# datetime arithmetic downstream): treated as absent. A day is far beyond any throttling window Partner Center
+# documents, and the host caps the scheduled redelivery delay separately.
+MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
 _UNKNOWN_CUSTOMER_CODES = frozenset({"60003", "900118", "1000"})
 _MAX_DESCRIPTION = 500  # a proxy's HTML page must not flood a dead-letter description
 # "date" as a word start ("Date of agreement", "current date", "dateAgreed"), not inside "update" or "validated".
 _MENTIONS_DATE = re.compile(r"\bdate", re.IGNORECASE)
+# The throttling gateway's body: "Rate limit is exceeded. Try again in 57 seconds."
+_TRY_AGAIN_IN = re.compile(r"\btry again in (\d{1,12}) seconds?\b", re.IGNORECASE)
 
 
 def parse_error_body(body: bytes) -> tuple[str, str, str, bool | None]:
@@ -168,15 +178,47 @@ def _shorten(text: str) -> str:
     return text if len(text) <= _MAX_DESCRIPTION else text[: _MAX_DESCRIPTION - 1] + "…"
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds; Partner Center sends whole seconds. An HTTP date is not expected: ignored."""
-    if not value:
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Retry-After in seconds: delay-seconds (Partner Center sends whole seconds) or an HTTP-date.
+
+    An HTTP-date counts from ``now`` (default: this machine's clock); one already passed means "now" (0).
+    Anything else — unparseable, negative, not finite, or more than ``MAX_RETRY_AFTER_SECONDS`` — is absent
+    (None): the caller then falls back to its own backoff.
+    """
+    text = (value or "").strip()
+    if not text:
         return None
+    seconds: float | None
     try:
-        seconds = float(value)
+        seconds = float(text)
     except ValueError:
+        seconds = _seconds_until_http_date(text, now or datetime.now(UTC))
+    return _sane_delay(seconds)
+
+
+def _seconds_until_http_date(text: str, now: datetime) -> float | None:
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, OverflowError):
         return None
-    return max(0.0, seconds)
+    if when.tzinfo is None:  # the obsolete asctime form has no zone; HTTP-dates are always GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _sane_delay(seconds: float | None) -> float | None:
+    if seconds is None or not math.isfinite(seconds) or not 0.0 <= seconds <= MAX_RETRY_AFTER_SECONDS:
+        return None
+    return seconds
+
+
+def _retry_after(response: httpx.Response, description: str) -> float | None:
+    """The header when usable; else the gateway body's "Try again in N seconds"; else None."""
+    from_header = parse_retry_after(response.headers.get("Retry-After"))
+    if from_header is not None:
+        return from_header
+    hint = _TRY_AGAIN_IN.search(description)
+    return _sane_delay(float(hint.group(1))) if hint else None
 
 
 def classify_response(response: httpx.Response, ids: RequestIds) -> PartnerCenterError:
@@ -189,9 +231,9 @@ def classify_response(response: httpx.Response, ids: RequestIds) -> PartnerCente
     if code == "600061":
         return AlreadyAttested(description, **kwargs)
     if status == 429:
-        return Throttled(description, retry_after=parse_retry_after(response.headers.get("Retry-After")), **kwargs)
+        return Throttled(description, retry_after=_retry_after(response, description), **kwargs)
     if status >= 500 or status == 408 or retryable is True:
-        return ServerError(description, **kwargs)
+        return ServerError(description, retry_after=_retry_after(response, description), **kwargs)
     if status == 401:
         return AuthError(description, **kwargs)
     if status == 403:

@@ -220,6 +220,29 @@ async def test_throttled_then_created_waits_retry_after() -> None:
     assert len(server.requests) == 2
 
 
+async def test_unavailable_then_created_waits_retry_after() -> None:
+    """503 with Retry-After then 201: the in-call wait honours Retry-After as it does on a 429."""
+    server = FakePartnerCenter(httpx.Response(503, headers={"Retry-After": "3"}), _created())
+    async with Harness(server) as h:
+        created = await h.attest()
+
+    assert created.user_id == "user-7"
+    [delay] = h.sleep.delays
+    assert 3.0 <= delay <= 3.5
+
+
+async def test_long_retry_after_on_503_goes_back_to_the_caller() -> None:
+    """A 503 whose Retry-After exceeds max_delay raises ServerError at once, carrying it for the host."""
+    server = FakePartnerCenter(httpx.Response(503, headers={"Retry-After": "120"}))
+    async with Harness(server) as h:
+        with pytest.raises(ServerError) as caught:
+            await h.attest()
+
+    assert caught.value.retry_after == 120.0
+    assert h.sleep.delays == []
+    assert len(server.requests) == 1
+
+
 async def test_long_retry_after_goes_back_to_the_caller() -> None:
     """A Retry-After longer than max_delay raises Throttled at once, with no sleep and no second request."""
     server = FakePartnerCenter(httpx.Response(429, headers={"Retry-After": "57"}))
