@@ -27,6 +27,7 @@ from shared.metadata import KNOWN_AGREEMENT_TYPES, AgreementMetadata, AgreementT
 from shared.partner_center.agreement_request import AgreementRequest
 from shared.partner_center.auth import TokenProvider
 from shared.partner_center.errors import (
+    HTTP_STACK_ERRORS,
     AuthError,
     InvalidRequest,
     PartnerCenterError,
@@ -183,7 +184,7 @@ class PartnerCenterClient:
                     content=content,
                     headers=self._headers(token, request_id, correlation_id, has_body=content is not None),
                 )
-            except httpx.TransportError as exc:
+            except HTTP_STACK_ERRORS as exc:  # the one edge where the HTTP stack's failures enter the tree
                 error = translate_transport_error(exc, ids)
                 error.__cause__ = exc
                 self._log(method, path, attempt, started, ids, status=None, error=error)

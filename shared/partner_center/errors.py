@@ -7,7 +7,9 @@
     ├── TransientError                 worth retrying, later or now
     │   ├── Throttled                  429; retry_after from Retry-After (seconds or HTTP-date) or the body
     │   ├── ServerError                5xx, 408, or a body that says isRetryable: true; retry_after likewise
-    │   └── ConnectionFailed           timeouts, refused or dropped connections (no status)
+    │   └── ConnectionFailed           no usable answer (no status): timeouts, refused or dropped connections,
+    │                                  a malformed status line, headers or body, a body its Content-Encoding
+    │                                  does not match — whatever the HTTP stack raises (``HTTP_STACK_ERRORS``)
     ├── AuthError                      401 that a fresh token did not cure, or a token endpoint refusal
     │   └── ConsentRequired            invalid_grant / AADSTS700082: an admin must redo the consent
     └── PermanentError                 retrying the same request cannot succeed
@@ -17,8 +19,9 @@
         ├── NoRelationship             403: not this partner's customer (e.g. 20002)
         └── InvalidRequest             any other 4xx
 
-Foreign exceptions (httpx's) are translated into this tree in one place, ``classify_response`` and
-``translate_transport_error``, with ``raise … from exc``.
+Foreign exceptions are translated into this tree in one place, ``classify_response`` for answers and
+``translate_transport_error`` for everything ``HTTP_STACK_ERRORS`` names (httpx's, and aiohttp's that
+httpx-aiohttp lets through), with ``raise … from exc``. Nothing else escapes the client.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import aiohttp
 import httpx
 
 
@@ -248,6 +252,17 @@ def classify_response(response: httpx.Response, ids: RequestIds) -> PartnerCente
     return InvalidRequest(description, **kwargs)
 
 
-def translate_transport_error(exc: httpx.TransportError, ids: RequestIds) -> ConnectionFailed:
-    """Timeouts, refused and dropped connections: no status, always transient."""
-    return ConnectionFailed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, ids=ids)
+# Everything the HTTP stack raises when an exchange fails (httpx on aiohttp, see client.new_http_client):
+# - httpx.HTTPError: TransportError (timeouts, network, protocol) and also DecodingError (a body that does not
+#   match its Content-Encoding), which is a RequestError but *not* a TransportError;
+# - httpx.InvalidURL: a URL that cannot be sent (from a malformed base URL);
+# - aiohttp.ClientError: httpx-aiohttp maps only some of aiohttp's exceptions; a malformed status line, header
+#   or chunk (ClientResponseError) escapes as aiohttp's own;
+# - TimeoutError: asyncio timeouts that a library did not wrap.
+HTTP_STACK_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, httpx.InvalidURL, aiohttp.ClientError, TimeoutError)
+
+
+def translate_transport_error(exc: Exception, ids: RequestIds) -> ConnectionFailed:
+    """Any of ``HTTP_STACK_ERRORS``: no usable answer, always transient. Described on one short line."""
+    text = " ".join(str(exc).split())
+    return ConnectionFailed(_shorten(f"{type(exc).__name__}: {text}" if text else type(exc).__name__), ids=ids)

@@ -10,8 +10,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from shared.metadata import MCA, MCLOUDA
 from shared.partner_center.agreement_request import AgreementRequest
@@ -303,6 +305,28 @@ async def test_dropped_connection_is_retried_then_connection_failed() -> None:
     assert isinstance(caught.value.__cause__, httpx.ConnectError)
     assert caught.value.ids.request_id == REQUEST_ID
     assert caught.value.ids.correlation_id == CORRELATION_ID
+
+
+def _undecodable_body(request: httpx.Request) -> httpx.Response:
+    raise httpx.DecodingError("Error -3 while decompressing data: incorrect header check", request=request)
+
+
+def _malformed_status_line(request: httpx.Request) -> httpx.Response:
+    info = aiohttp.RequestInfo(request.url, request.method, CIMultiDictProxy(CIMultiDict()), request.url)
+    raise aiohttp.ClientResponseError(info, (), status=400, message="Bad status line")
+
+
+@pytest.mark.parametrize("fail", [_undecodable_body, _malformed_status_line], ids=["decoding", "aiohttp-parser"])
+async def test_http_stack_errors_that_are_not_transport_errors_are_connection_failed(fail: Answer) -> None:
+    """httpx's DecodingError and aiohttp's own parser errors are retried, then raised as ConnectionFailed."""
+    server = FakePartnerCenter(fail)
+    async with Harness(server) as h:
+        with pytest.raises(ConnectionFailed) as caught:
+            await h.attest()
+
+    assert len(server.requests) == 3
+    assert caught.value.__cause__ is not None
+    assert caught.value.ids.request_id == REQUEST_ID
 
 
 async def test_dropped_connection_then_success() -> None:

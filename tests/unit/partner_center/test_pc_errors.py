@@ -6,8 +6,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
+import aiohttp
 import httpx
 import pytest
+import yarl
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from shared.partner_center.errors import (
     AlreadyAttested,
@@ -423,3 +426,19 @@ def test_translate_transport_error_keeps_ids_and_message() -> None:
 def test_translate_transport_error_without_message() -> None:
     """A transport error with no text is described by its type name."""
     assert translate_transport_error(httpx.ReadTimeout(""), IDS).description == "ReadTimeout"
+
+
+def test_translate_transport_error_gives_one_short_line() -> None:
+    """aiohttp's multi-line parser errors become one line of at most 500 characters."""
+    exc = aiohttp.ClientResponseError(
+        aiohttp.RequestInfo(yarl.URL("http://127.0.0.1/x"), "POST", CIMultiDictProxy(CIMultiDict()), yarl.URL("/x")),
+        (),
+        status=400,
+        message="Bad status line:\n  Invalid status code:\n\n  " + "b'HTTP/1.1 two hundred OK'" * 50,
+    )
+
+    error = translate_transport_error(exc, IDS)
+
+    assert error.description.startswith("ClientResponseError: 400, message=")
+    assert "\n" not in error.description
+    assert len(error.description) <= 500
