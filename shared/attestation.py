@@ -49,6 +49,7 @@ class DeadLetterReason(StrEnum):
     CONSENT_REQUIRED = "ConsentRequired"  # refresh token refused: redo the consent, then replay
     AUTHENTICATION_FAILED = "AuthenticationFailed"  # 401 even with a fresh token (MFA? wrong app?)
     RETRIES_EXHAUSTED = "RetriesExhausted"  # transient failures outlasted the retry budget
+    PARTNER_CENTER_UNREACHABLE = "PartnerCenterUnreachable"  # retries ran out on answers not from Partner Center
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,8 @@ class RetryLater:
     correlation_id: str
     retry_after: float | None  # Partner Center's Retry-After, when it gave one
     description: str
+    # The dead-letter reason once the retry budget is spent: what an operator should look at then.
+    exhausted_reason: DeadLetterReason = DeadLetterReason.RETRIES_EXHAUSTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +124,12 @@ def outcome_for_error(error: pc.PartnerCenterError, event_id: str, request_id: s
     if isinstance(error, pc.AlreadyAttested):
         return AlreadyAttested(event_id, request_id, correlation_id)
     if isinstance(error, pc.TransientError):
-        return RetryLater(event_id, request_id, correlation_id, error.retry_after, error.summary())
+        exhausted = (
+            DeadLetterReason.PARTNER_CENTER_UNREACHABLE
+            if isinstance(error, pc.Unreachable)
+            else DeadLetterReason.RETRIES_EXHAUSTED
+        )
+        return RetryLater(event_id, request_id, correlation_id, error.retry_after, error.summary(), exhausted)
     for error_type, reason in _REASON_BY_ERROR:
         if isinstance(error, error_type):
             return DeadLetter(event_id, request_id, correlation_id, reason, error.summary())

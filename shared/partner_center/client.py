@@ -33,6 +33,7 @@ from shared.partner_center.errors import (
     PartnerCenterError,
     RequestIds,
     TransientError,
+    Unreachable,
     classify_response,
     translate_transport_error,
 )
@@ -195,8 +196,9 @@ class PartnerCenterClient:
                     return response, ids
                 error = classify_response(response, ids)
                 self._log(method, path, attempt, started, ids, status=response.status_code, error=error)
-                if type(error) is AuthError and not reauthenticated:
-                    # The token may have expired or been revoked since it was cached: one fresh try.
+                if response.status_code == 401 and isinstance(error, AuthError | Unreachable) and not reauthenticated:
+                    # The token may have expired or been revoked since it was cached: one fresh try, whatever
+                    # the 401's body, before deciding what the 401 means.
                     reauthenticated = True
                     self._tokens.invalidate(token)
                     attempt -= 1

@@ -7,6 +7,9 @@
     ├── TransientError                 worth retrying, later or now
     │   ├── Throttled                  429; retry_after from Retry-After (seconds or HTTP-date) or the body
     │   ├── ServerError                5xx, 408, or a body that says isRetryable: true; retry_after likewise
+    │   ├── Unreachable                an answer that is not Partner Center's: a 401/403/404 whose body is none
+    │   │                              of its error shapes (empty, HTML, JSON without a code), a 3xx, or a
+    │   │                              success without the agreement — a gateway, proxy or wrong base URL
     │   └── ConnectionFailed           no usable answer (no status): timeouts, refused or dropped connections,
     │                                  a malformed status line, headers or body, a body its Content-Encoding
     │                                  does not match — whatever the HTTP stack raises (``HTTP_STACK_ERRORS``)
@@ -15,8 +18,8 @@
     └── PermanentError                 retrying the same request cannot succeed
         ├── FutureDate                 600002 "Date of agreement cannot be greater than the current date"
         ├── RetiredTemplate            400 "… Template ID '…' is no longer supported."
-        ├── UnknownCustomer            404 (1000, 60003) or 400 900118
-        ├── NoRelationship             403: not this partner's customer (e.g. 20002)
+        ├── UnknownCustomer            404 (1000, 60003) in Partner Center's shape, or 400 900118
+        ├── NoRelationship             403 in Partner Center's shape: not this partner's customer (e.g. 20002)
         └── InvalidRequest             any other 4xx
 
 Foreign exceptions are translated into this tree in one place, ``classify_response`` for answers and
@@ -106,6 +109,13 @@ class ServerError(TransientError):
     """5xx, 408 or an error body marked ``isRetryable``; ``retry_after`` when the answer carried Retry-After."""
 
 
+class Unreachable(TransientError):
+    """Something other than Partner Center's agreement service answered: a gateway, a proxy or a wrong base URL.
+
+    Transient (the route may come back), but when it lasts the fix is configuration, not the event.
+    """
+
+
 class ConnectionFailed(TransientError):
     """No usable response: timeout, refused, reset or dropped connection."""
 
@@ -147,6 +157,9 @@ class InvalidRequest(PermanentError):
 # documents, and the host caps the scheduled redelivery delay separately.
 MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
 _UNKNOWN_CUSTOMER_CODES = frozenset({"60003", "900118", "1000"})
+# Statuses that name the customer or the caller only when Partner Center's agreement service says so in one of
+# its error shapes; from anything else (a gateway, a proxy, a wrong base URL) they say nothing about the event.
+_SERVICE_STATUSES = frozenset({401, 403, 404})
 _MAX_DESCRIPTION = 500  # a proxy's HTML page must not flood a dead-letter description
 # "date" as a word start ("Date of agreement", "current date", "dateAgreed"), not inside "update" or "validated".
 _MENTIONS_DATE = re.compile(r"\bdate", re.IGNORECASE)
@@ -238,6 +251,9 @@ def classify_response(response: httpx.Response, ids: RequestIds) -> PartnerCente
         return Throttled(description, retry_after=_retry_after(response, description), **kwargs)
     if status >= 500 or status == 408 or retryable is True:
         return ServerError(description, retry_after=_retry_after(response, description), **kwargs)
+    # All three shapes carry a code (``code`` or ``statusCode``): without one, the agreement service did not answer.
+    if (status in _SERVICE_STATUSES and not code) or 300 <= status < 400:
+        return Unreachable(f"{description} (not a Partner Center error: a gateway or proxy answered)", **kwargs)
     if status == 401:
         return AuthError(description, **kwargs)
     if status == 403:

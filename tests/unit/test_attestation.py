@@ -205,6 +205,28 @@ async def test_other_transient_errors_are_retry_later(error: pc.PartnerCenterErr
     assert outcome.retry_after is None
 
 
+async def test_unreachable_is_retry_later_that_exhausts_as_partner_center_unreachable() -> None:
+    """An answer that is not Partner Center's is RetryLater; when retries run out it is PartnerCenterUnreachable."""
+    api = FakeApi(pc.Unreachable("Not Found", status=404, ids=PC_IDS))
+
+    outcome = await Attestor(api, FakeMetadata()).attest(_event())
+
+    assert isinstance(outcome, RetryLater)
+    assert outcome.exhausted_reason is DeadLetterReason.PARTNER_CENTER_UNREACHABLE
+    assert "HTTP 404" in outcome.description
+
+
+@pytest.mark.parametrize(
+    "error", [pc.ServerError("boom", status=503), pc.Throttled("slow", retry_after=1.0, status=429)], ids=_ids
+)
+async def test_other_transient_errors_exhaust_as_retries_exhausted(error: pc.PartnerCenterError) -> None:
+    """Throttling and server errors exhaust as RetriesExhausted (the default)."""
+    outcome = await Attestor(FakeApi(error), FakeMetadata()).attest(_event())
+
+    assert isinstance(outcome, RetryLater)
+    assert outcome.exhausted_reason is DeadLetterReason.RETRIES_EXHAUSTED
+
+
 @pytest.mark.parametrize(("error", "reason"), PERMANENT_ERRORS, ids=_ids)
 async def test_permanent_errors_dead_letter_with_reason(error: pc.PartnerCenterError, reason: DeadLetterReason) -> None:
     """Each permanent Partner Center error dead-letters with its reason and the error's summary."""

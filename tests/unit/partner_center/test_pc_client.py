@@ -26,6 +26,7 @@ from shared.partner_center.errors import (
     ServerError,
     Throttled,
     UnknownCustomer,
+    Unreachable,
 )
 from shared.partner_center.retry import RetryPolicy
 
@@ -363,6 +364,28 @@ async def test_two_401s_raise_auth_error() -> None:
     assert len(server.requests) == 2
     assert h.tokens.invalidated == ["token-1"]
     assert caught.value.code == "10001"
+
+
+async def test_401_without_partner_center_body_reauthenticates_then_is_unreachable() -> None:
+    """A 401 with an empty body is first retried once with a fresh token; still 401, it is Unreachable (retried)."""
+    server = FakePartnerCenter(httpx.Response(401))
+    async with Harness(server) as h:
+        with pytest.raises(Unreachable) as caught:
+            await h.attest()
+
+    assert h.tokens.invalidated == ["token-1"]
+    assert server.header("Authorization")[:2] == ["Bearer token-1", "Bearer token-2"]
+    assert len(server.requests) == 4  # the re-authenticated try, then the policy's three attempts
+    assert caught.value.status == 401
+
+
+async def test_401_without_partner_center_body_cured_by_a_fresh_token() -> None:
+    """A 401 with an HTML body followed, with a fresh token, by 201 is a success."""
+    server = FakePartnerCenter(httpx.Response(401, content=b"<html>Unauthorized</html>"), _created())
+    async with Harness(server) as h:
+        assert (await h.attest()).user_id == "user-7"
+
+    assert h.tokens.invalidated == ["token-1"]
 
 
 async def test_reauthentication_does_not_use_up_attempts() -> None:

@@ -27,6 +27,7 @@ from shared.partner_center.errors import (
     Throttled,
     TransientError,
     UnknownCustomer,
+    Unreachable,
     classify_response,
     parse_error_body,
     parse_retry_after,
@@ -242,15 +243,23 @@ def test_parse_retry_after_http_date(value: str, expected: float | None) -> None
         (401, _fault(1002, "Authorization Failed"), AuthError),
         (401, _fault(10001, "MFA required"), AuthError),
         (401, _fault(900420, "Invalid Token"), AuthError),
-        (401, b"", AuthError),
         # relationship
         (403, _fault(20002, "no commerce relationship"), NoRelationship),
-        (403, b"", NoRelationship),
         # unknown customer: all three forms
         (404, _fault(1000, "Not found"), UnknownCustomer),
         (404, _fault(60003, "Tenant not found"), UnknownCustomer),
         (400, _fault(900118, "Invalid Customer Id"), UnknownCustomer),
-        (404, b"", UnknownCustomer),
+        # not one of Partner Center's error shapes: a gateway, a proxy or a wrong base URL answered
+        (404, b"", Unreachable),
+        (404, b"<html><body>404 Not Found</body></html>", Unreachable),
+        (404, _json({"message": "Resource not found"}), Unreachable),
+        (404, b"[]", Unreachable),
+        (401, b"", Unreachable),
+        (401, b"<html>Sign in to continue</html>", Unreachable),
+        (403, b"", Unreachable),
+        (403, b"<html>403 Forbidden (proxy)</html>", Unreachable),
+        (301, b"", Unreachable),
+        (307, b"<html>Moved</html>", Unreachable),
         # 600002: by status and description, not code alone
         (400, _fault(600002, FUTURE_DATE_TEXT), FutureDate),
         (400, _fault("600002", "The request could not be validated."), InvalidRequest),
@@ -297,7 +306,7 @@ def test_throttled_without_retry_after() -> None:
 
 def test_transient_and_permanent_branches() -> None:
     """Throttled, ServerError and ConnectionFailed are transient; the client-error classes are permanent."""
-    for transient in (Throttled, ServerError, ConnectionFailed):
+    for transient in (Throttled, ServerError, ConnectionFailed, Unreachable):
         assert issubclass(transient, TransientError)
     for permanent in (FutureDate, RetiredTemplate, UnknownCustomer, NoRelationship, InvalidRequest):
         assert issubclass(permanent, PermanentError)
@@ -442,3 +451,12 @@ def test_translate_transport_error_gives_one_short_line() -> None:
     assert error.description.startswith("ClientResponseError: 400, message=")
     assert "\n" not in error.description
     assert len(error.description) <= 500
+
+
+def test_unreachable_says_what_answered() -> None:
+    """A non-Partner-Center 404 keeps the gateway's text and says it is not Partner Center's error format."""
+    error = classify_response(_response(404, b"<html><title>404 Not Found</title></html>"), IDS)
+
+    assert isinstance(error, Unreachable)
+    assert "404 Not Found" in error.description
+    assert "not a Partner Center error" in error.description
