@@ -9,7 +9,8 @@
     │   ├── ServerError                5xx, 408, or a body that says isRetryable: true; retry_after likewise
     │   ├── Unreachable                an answer that is not Partner Center's: a 401/403/404 whose body is none
     │   │                              of its error shapes (empty, HTML, JSON without a code), a 3xx, or a
-    │   │                              success without the agreement — a gateway, proxy or wrong base URL
+    │   │                              2xx without its JSON object (``success_document``; for the POST: no
+    │   │                              proof of attestation) — a gateway, proxy or wrong base URL answered
     │   └── ConnectionFailed           no usable answer (no status): timeouts, refused or dropped connections,
     │                                  a malformed status line, headers or body, a body its Content-Encoding
     │                                  does not match — whatever the HTTP stack raises (``HTTP_STACK_ERRORS``)
@@ -179,7 +180,7 @@ def parse_error_body(body: bytes) -> tuple[str, str, str, bool | None]:
         return "", "", "", None
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
         return "", _shorten(" ".join(text.split())), "", None
     if not isinstance(doc, dict):
         return "", _shorten(text), "", None
@@ -238,13 +239,31 @@ def _retry_after(response: httpx.Response, description: str) -> float | None:
     return _sane_delay(float(hint.group(1))) if hint else None
 
 
+def success_document(response: httpx.Response) -> dict[str, Any] | None:
+    """The JSON object of a Partner Center success (200 or 201), or None when the answer is not one.
+
+    Partner Center answers every call this project makes with a JSON object: the POST echoes the agreement,
+    the GETs return a collection or a status. An empty body, a proxy's HTML page, JSON that is not an object
+    or another 2xx (202, 204) is not that answer, and for the POST it is no proof of the attestation.
+    """
+    if response.status_code not in (200, 201):
+        return None
+    try:
+        doc = json.loads(response.content)
+    except (ValueError, RecursionError):  # ValueError covers bad JSON and bytes that are not text
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
 def classify_response(response: httpx.Response, ids: RequestIds) -> PartnerCenterError:
-    """Translate an unsuccessful response into the error tree."""
+    """Translate a response without a usable ``success_document`` into the error tree."""
     status = response.status_code
     code, description, name, retryable = parse_error_body(response.content)
     description = description or response.reason_phrase or f"HTTP {status}"
     kwargs: dict[str, Any] = {"status": status, "code": code, "error_name": name, "ids": ids}
 
+    if 200 <= status < 300:  # a "success" that is not Partner Center's answer: no proof of anything
+        return Unreachable(f"{description} (a success without Partner Center's JSON answer)", **kwargs)
     if code == "600061":
         return AlreadyAttested(description, **kwargs)
     if status == 429:

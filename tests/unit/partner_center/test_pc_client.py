@@ -22,7 +22,6 @@ from shared.partner_center.errors import (
     AlreadyAttested,
     AuthError,
     ConnectionFailed,
-    InvalidRequest,
     ServerError,
     Throttled,
     UnknownCustomer,
@@ -477,14 +476,15 @@ async def test_get_direct_signed_status(signed: bool) -> None:
     assert server.requests[0].url.path == f"/v1/customers/{TENANT}/directSignedMicrosoftCustomerAgreementStatus"
 
 
-@pytest.mark.parametrize("body", [b"[1]", b"<html>ok</html>", b"null"])
-async def test_get_with_unexpected_success_body_is_invalid_request(body: bytes) -> None:
-    """A 200 whose body is not a JSON object raises InvalidRequest carrying the request ids."""
+@pytest.mark.parametrize("body", [b"[1]", b"<html>ok</html>", b"null", b""])
+async def test_get_with_unexpected_success_body_is_unreachable(body: bytes) -> None:
+    """A 200 whose body is not a JSON object is Unreachable (a proxy answered), retried, with the request ids."""
     server = FakePartnerCenter(httpx.Response(200, content=body))
     async with Harness(server) as h:
-        with pytest.raises(InvalidRequest) as caught:
+        with pytest.raises(Unreachable) as caught:
             await h.client.get_direct_signed_status(TENANT)
 
+    assert len(server.requests) == 3
     assert caught.value.ids.request_id == server.header("MS-RequestId")[0]
     assert caught.value.status == 200
 
@@ -492,16 +492,13 @@ async def test_get_with_unexpected_success_body_is_invalid_request(body: bytes) 
 @pytest.mark.parametrize(
     ("status", "body", "user_id"),
     [
-        (201, b"", ""),
-        (201, b"<html>Created</html>", ""),
-        (201, b"[]", ""),
-        (201, b"null", ""),
         (201, b'{"userId": null}', ""),
+        (201, b'{"templateId": "117a77b0-9360-443b-8795-c6dedc750cf9"}', ""),
         (200, b'{"userId": "user-9"}', "user-9"),
     ],
 )
-async def test_created_with_empty_or_odd_body(status: int, body: bytes, user_id: str) -> None:
-    """A 2xx to the POST is a CreatedAgreement whatever its body; userId is read when present."""
+async def test_created_with_a_json_object_is_proof(status: int, body: bytes, user_id: str) -> None:
+    """A 200/201 whose body is a JSON object (the echoed agreement) is a CreatedAgreement; userId when present."""
     server = FakePartnerCenter(httpx.Response(status, content=body, headers={"MS-CV": "cv-9"}))
     async with Harness(server) as h:
         created = await h.attest()
@@ -512,6 +509,44 @@ async def test_created_with_empty_or_odd_body(status: int, body: bytes, user_id:
         CORRELATION_ID,
         "cv-9",
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (201, b""),
+        (200, b"   "),
+        (201, b"<html>Created</html>"),
+        (200, b"<!DOCTYPE html><html><body>Access policy: allowed</body></html>"),
+        (201, b"[]"),
+        (201, b"null"),
+        (201, b'"created"'),
+        (202, b'{"userId": "user-9"}'),
+    ],
+)
+async def test_success_without_the_agreement_is_not_proof(status: int, body: bytes) -> None:
+    """A 2xx to the POST without the echoed agreement (empty, HTML, JSON that is not an object, 202) is Unreachable."""
+    server = FakePartnerCenter(httpx.Response(status, content=body))
+    async with Harness(server) as h:
+        with pytest.raises(Unreachable) as caught:
+            await h.attest()
+
+    assert len(server.requests) == 3  # transient: retried with the same MS-RequestId
+    assert server.header("MS-RequestId") == [REQUEST_ID] * 3
+    assert caught.value.status == status
+
+
+async def test_odd_success_then_already_attested() -> None:
+    """An HTML 201 is retried; the second POST's 600061 shows the first landed: AlreadyAttested, not a loss."""
+    server = FakePartnerCenter(
+        httpx.Response(201, content=b"<html>OK</html>"),
+        _fault(400, 600061, "A partner confirmed agreement already exists."),
+    )
+    async with Harness(server) as h:
+        with pytest.raises(AlreadyAttested):
+            await h.attest()
+
+    assert len(server.requests) == 2
 
 
 # --- logs ------------------------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from shared.partner_center.errors import (
     classify_response,
     parse_error_body,
     parse_retry_after,
+    success_document,
     translate_transport_error,
 )
 
@@ -460,3 +461,44 @@ def test_unreachable_says_what_answered() -> None:
     assert isinstance(error, Unreachable)
     assert "404 Not Found" in error.description
     assert "not a Partner Center error" in error.description
+
+
+# --- success_document ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (201, _json({"templateId": "t", "userId": "u"}), {"templateId": "t", "userId": "u"}),
+        (200, b"{}", {}),
+        (201, b"", None),
+        (201, b"<html>Created</html>", None),
+        (201, b"[]", None),
+        (200, b"null", None),
+        (200, b"\xff\xfe\x00", None),
+        (200, b"[" * 100_000, None),
+        (202, b"{}", None),
+        (204, b"", None),
+        (404, b"{}", None),
+    ],
+)
+def test_success_document(status: int, body: bytes, expected: dict[str, str] | None) -> None:
+    """Only a 200/201 carrying a JSON object is a Partner Center success; anything else gives None."""
+    assert success_document(_response(status, body)) == expected
+
+
+@pytest.mark.parametrize("body", [b"", b"<html>Created</html>", b"[]"])
+def test_success_without_its_json_object_is_unreachable(body: bytes) -> None:
+    """A 2xx without Partner Center's JSON object classifies as Unreachable (transient), not as success."""
+    error = classify_response(_response(201, body), IDS)
+
+    assert isinstance(error, Unreachable)
+    assert error.status == 201
+
+
+def test_absurdly_nested_error_body_does_not_raise() -> None:
+    """A deeply nested JSON error body is described as text; RecursionError does not escape."""
+    error = classify_response(_response(500, b"[" * 100_000), IDS)
+
+    assert isinstance(error, ServerError)
+    assert len(error.description) == 500
