@@ -7,7 +7,8 @@ outcome            meaning                                                      
 =================  ===========================================================  ======================
 Attested           Partner Center recorded the attestation (201, with userId)   complete
 AlreadyAttested    an identical attestation existed (600061)                    complete
-RetryLater         Partner Center was busy or unreachable; retry after a delay  schedule a copy / wait
+RetryLater         Partner Center was busy or unreachable, or its clock lags a  schedule a copy / wait
+                   fresh dateAgreed (600002); retry after a delay
 DeadLetter         cannot succeed as it is; ``reason`` is from the vocabulary   dead-letter
 Validated          dry run: everything but the POST succeeded                   report
 =================  ===========================================================  ======================
@@ -20,11 +21,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
-from shared.contract import InvalidEventError, SignedAgreementEvent, parse_event
+from shared.contract import ALLOWED_CLOCK_SKEW, InvalidEventError, SignedAgreementEvent, parse_event
 from shared.metadata import MetadataSource, NoTemplateError
 from shared.partner_center import errors as pc
 from shared.partner_center.agreement_request import (
@@ -157,10 +160,18 @@ def build_request(event: SignedAgreementEvent, template_id: str) -> AgreementReq
 class Attestor:
     """Resolves the template, posts the attestation and turns the answer into an ``Outcome``."""
 
-    def __init__(self, api: AttestationApi, metadata: MetadataSource, *, dry_run: bool = False) -> None:
+    def __init__(
+        self,
+        api: AttestationApi,
+        metadata: MetadataSource,
+        *,
+        dry_run: bool = False,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._api = api
         self._metadata = metadata
         self._dry_run = dry_run
+        self._clock = clock
 
     async def attest_body(self, body: bytes | str) -> Outcome:
         """Parse a message body, then ``attest`` it. Bad input becomes an ``InvalidEvent`` dead letter."""
@@ -184,7 +195,7 @@ class Attestor:
             metadata = await self._metadata.get(event.agreement_type)
             template_id = event.template_id or metadata.current.template_id
         except pc.PartnerCenterError as error:
-            return outcome_for_error(error, event.event_id, "", correlation_id)
+            return self._outcome_for_error(error, event, "", correlation_id)
         except NoTemplateError as error:
             return RetryLater(event.event_id, "", correlation_id, None, str(error))
         if event.template_id and not metadata.knows(event.template_id):
@@ -205,8 +216,28 @@ class Attestor:
                 request, request_id=request_id, correlation_id=correlation_id
             )
         except pc.PartnerCenterError as error:
-            return outcome_for_error(error, event.event_id, request_id, correlation_id)
+            return self._outcome_for_error(error, event, request_id, correlation_id)
         return Attested(event.event_id, request_id, correlation_id, created.user_id)
+
+    def _outcome_for_error(
+        self, error: pc.PartnerCenterError, event: SignedAgreementEvent, request_id: str, correlation_id: str
+    ) -> Outcome:
+        """``outcome_for_error``, plus what only the event tells: a 600002 for a fresh dateAgreed."""
+        if isinstance(error, pc.FutureDate):
+            wait = self._wait_for_partner_center_clock(event.date_agreed)
+            if wait is not None:
+                return RetryLater(
+                    event.event_id, request_id, correlation_id, wait, error.summary(), DeadLetterReason.FUTURE_DATE
+                )
+        return outcome_for_error(error, event.event_id, request_id, correlation_id)
+
+    def _wait_for_partner_center_clock(self, date_agreed: datetime) -> float | None:
+        """Seconds until a Partner Center clock lagging ours by up to ALLOWED_CLOCK_SKEW has passed
+        ``date_agreed``; None when the date is not within that skew of now (then 600002 is the date's fault)."""
+        now = self._clock()
+        if not now - ALLOWED_CLOCK_SKEW <= date_agreed <= now + ALLOWED_CLOCK_SKEW:
+            return None
+        return (date_agreed + ALLOWED_CLOCK_SKEW - now).total_seconds()
 
 
 def outcome_name(outcome: Outcome) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -239,6 +239,40 @@ async def test_permanent_errors_dead_letter_with_reason(error: pc.PartnerCenterE
     assert outcome.description == error.summary()
     assert outcome.request_id == api.calls[0].request_id
     assert outcome.event_id == "crm-42"
+
+
+FUTURE_DATE = pc.FutureDate(
+    "Date of agreement cannot be greater than the current date.", status=400, code="600002", ids=PC_IDS
+)
+
+
+@pytest.mark.parametrize(
+    ("offset", "retry_after"),
+    [(timedelta(minutes=1), 360.0), (timedelta(0), 300.0), (timedelta(minutes=-4), 60.0)],
+    ids=["ahead-1min", "now", "behind-4min"],
+)
+async def test_future_date_within_clock_skew_is_retry_later(offset: timedelta, retry_after: float) -> None:
+    """600002 for a dateAgreed within the allowed clock skew of now is RetryLater once Partner Center's clock can pass it."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    event = _event(dateAgreed=(now + offset).isoformat())
+
+    outcome = await Attestor(FakeApi(FUTURE_DATE), FakeMetadata(), clock=lambda: now).attest(event)
+
+    assert isinstance(outcome, RetryLater)
+    assert outcome.retry_after == retry_after
+    assert outcome.exhausted_reason is DeadLetterReason.FUTURE_DATE
+    assert "600002" in outcome.description
+
+
+async def test_future_date_beyond_clock_skew_dead_letters() -> None:
+    """600002 for a dateAgreed more than the allowed skew in the past stays a FutureDateAgreed dead letter."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    event = _event(dateAgreed=(now - timedelta(minutes=6)).isoformat())
+
+    outcome = await Attestor(FakeApi(FUTURE_DATE), FakeMetadata(), clock=lambda: now).attest(event)
+
+    assert isinstance(outcome, DeadLetter)
+    assert outcome.reason is DeadLetterReason.FUTURE_DATE
 
 
 @pytest.mark.parametrize(("error", "reason"), PERMANENT_ERRORS, ids=_ids)
