@@ -20,8 +20,9 @@ description says what to fix. See docs/dead-letter-reasons.md.
 from __future__ import annotations
 
 import logging
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -122,21 +123,61 @@ _REASON_BY_ERROR: tuple[tuple[type[pc.PartnerCenterError], DeadLetterReason], ..
 )
 
 
-def outcome_for_error(error: pc.PartnerCenterError, event_id: str, request_id: str, correlation_id: str) -> Outcome:
-    """Map a Partner Center failure to what the host should do."""
+def outcome_for_error(
+    error: pc.PartnerCenterError,
+    event_id: str,
+    request_id: str,
+    correlation_id: str,
+    *,
+    redact: Callable[[str], str] | None = None,
+) -> Outcome:
+    """Map a Partner Center failure to what the host should do. ``redact`` cleans Partner Center's text."""
     if isinstance(error, pc.AlreadyAttested):
         return AlreadyAttested(event_id, request_id, correlation_id)
+    description = error.summary(redact)
     if isinstance(error, pc.TransientError):
         exhausted = (
             DeadLetterReason.PARTNER_CENTER_UNREACHABLE
             if isinstance(error, pc.Unreachable)
             else DeadLetterReason.RETRIES_EXHAUSTED
         )
-        return RetryLater(event_id, request_id, correlation_id, error.retry_after, error.summary(), exhausted)
+        return RetryLater(event_id, request_id, correlation_id, error.retry_after, description, exhausted)
     for error_type, reason in _REASON_BY_ERROR:
         if isinstance(error, error_type):
-            return DeadLetter(event_id, request_id, correlation_id, reason, error.summary())
-    return DeadLetter(event_id, request_id, correlation_id, DeadLetterReason.REJECTED, error.summary())
+            return DeadLetter(event_id, request_id, correlation_id, reason, description)
+    return DeadLetter(event_id, request_id, correlation_id, DeadLetterReason.REJECTED, description)
+
+
+def redact_personal_data(text: str, personal_data: Mapping[str, str | None]) -> str:
+    """``text`` with every occurrence of each value, in any case, replaced by ``[key]``.
+
+    ``personal_data`` maps a placeholder name to a value (``{"firstName": "Zoë", ...}``). Longer values are
+    matched first, so a name inside a longer name or inside the email is replaced as the longer value; a
+    value appearing under two names gets the first one's placeholder. Values are literal (regex
+    metacharacters match themselves); empty, blank or None values are skipped.
+    """
+    names_by_value: dict[str, str] = {}
+    for name, value in personal_data.items():
+        if value and value.strip():
+            names_by_value.setdefault(value.casefold(), name)
+    if not names_by_value:
+        return text
+    ordered = sorted(names_by_value.items(), key=lambda item: len(item[0]), reverse=True)
+    pattern = re.compile(
+        "|".join(f"(?P<v{index}>{re.escape(value)})" for index, (value, _) in enumerate(ordered)), re.IGNORECASE
+    )
+    placeholders = {f"v{index}": f"[{name}]" for index, (_, name) in enumerate(ordered)}
+    return pattern.sub(lambda match: placeholders[str(match.lastgroup)], text)
+
+
+def _personal_data(event: SignedAgreementEvent) -> dict[str, str | None]:
+    contact = event.primary_contact
+    return {
+        "firstName": contact.first_name,
+        "lastName": contact.last_name,
+        "email": str(contact.email),
+        "phoneNumber": contact.phone_number,
+    }
 
 
 def invalid_event_outcome(error: InvalidEventError, event_id: str = "") -> DeadLetter:
@@ -222,14 +263,22 @@ class Attestor:
     def _outcome_for_error(
         self, error: pc.PartnerCenterError, event: SignedAgreementEvent, request_id: str, correlation_id: str
     ) -> Outcome:
-        """``outcome_for_error``, plus what only the event tells: a 600002 for a fresh dateAgreed."""
+        """``outcome_for_error``, plus what only the event tells: a 600002 for a fresh dateAgreed, and the
+        contact's names, email and phone, replaced by placeholders wherever Partner Center's text quotes them
+        (the description goes on to dead letters, reports and logs)."""
+        personal_data = _personal_data(event)
+
+        def redact(text: str) -> str:
+            return redact_personal_data(text, personal_data)
+
         if isinstance(error, pc.FutureDate):
             wait = self._wait_for_partner_center_clock(event.date_agreed)
             if wait is not None:
+                description = error.summary(redact)
                 return RetryLater(
-                    event.event_id, request_id, correlation_id, wait, error.summary(), DeadLetterReason.FUTURE_DATE
+                    event.event_id, request_id, correlation_id, wait, description, DeadLetterReason.FUTURE_DATE
                 )
-        return outcome_for_error(error, event.event_id, request_id, correlation_id)
+        return outcome_for_error(error, event.event_id, request_id, correlation_id, redact=redact)
 
     def _wait_for_partner_center_clock(self, date_agreed: datetime) -> float | None:
         """Seconds until a Partner Center clock lagging ours by up to ALLOWED_CLOCK_SKEW has passed

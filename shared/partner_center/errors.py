@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -70,14 +71,18 @@ class PartnerCenterError(Exception):
         self.error_name = error_name
         self.ids = ids or RequestIds()
 
-    def summary(self) -> str:
-        """One line an operator can act on: status, Partner Center code, description, request id."""
+    def summary(self, redact: Callable[[str], str] | None = None) -> str:
+        """One line an operator can act on: status, Partner Center code, description, request id.
+
+        ``redact`` rewrites the description only (free text that may quote the request), never the codes
+        or the request ids an operator quotes to Microsoft.
+        """
         parts = [f"HTTP {self.status}" if self.status is not None else "no response"]
         if self.code:
             parts.append(f"code {self.code}")
         if self.error_name:
             parts.append(self.error_name)
-        text = " ".join(parts) + f": {self.description}"
+        text = " ".join(parts) + f": {redact(self.description) if redact else self.description}"
         if self.ids.request_id:
             text += f" (MS-RequestId {self.ids.request_id}"
             text += f", MS-CV {self.ids.ms_cv})" if self.ids.ms_cv else ")"
