@@ -22,10 +22,12 @@ from __future__ import annotations
 import logging
 import re
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import PurePath
 from typing import Protocol
 
 from shared.contract import ALLOWED_CLOCK_SKEW, InvalidEventError, SignedAgreementEvent, parse_event
@@ -215,18 +217,33 @@ class Attestor:
         self._clock = clock
 
     async def attest_body(self, body: bytes | str) -> Outcome:
-        """Parse a message body, then ``attest`` it. Bad input becomes an ``InvalidEvent`` dead letter."""
-        try:
-            event = parse_event(body)
-        except InvalidEventError as exc:
-            outcome: Outcome = invalid_event_outcome(exc)
-            _log_outcome(outcome, time.perf_counter())
-            return outcome
-        return await self.attest(event)
+        """Parse a message body, then attest it. Bad input becomes an ``InvalidEvent`` dead letter; any
+        input gets an outcome (see ``_answer``)."""
+        return await self._answer(body)
 
     async def attest(self, event: SignedAgreementEvent) -> Outcome:
+        """Attest a parsed event; always an outcome (see ``_answer``)."""
+        return await self._answer(event)
+
+    async def _answer(self, subject: bytes | str | SignedAgreementEvent) -> Outcome:
+        """The outcome for a body or an event, whatever happens on the way, logged once.
+
+        The final guard: an unexpected exception (a bug, or a library failing in a way nobody translated)
+        becomes RetryLater instead of escaping. An escaped exception leaves the message unsettled: it
+        bounces until MaxDeliveryCountExceeded with nothing said; RetryLater settles it, retries with
+        backoff and ends in RetriesExhausted with the error's type. Only the type is kept: an exception's
+        message may quote personal data. CancelledError and other BaseExceptions are not caught.
+        """
         started = time.perf_counter()
-        outcome = await self._attest(event)
+        event: SignedAgreementEvent | None = None
+        outcome: Outcome
+        try:
+            event = subject if isinstance(subject, SignedAgreementEvent) else parse_event(subject)
+            outcome = await self._attest(event)
+        except InvalidEventError as exc:
+            outcome = invalid_event_outcome(exc)
+        except Exception as exc:  # noqa: BLE001 — the one deliberate catch-all: see the docstring
+            outcome = _unexpected_error_outcome(exc, event)
         _log_outcome(outcome, started)
         return outcome
 
@@ -287,6 +304,28 @@ class Attestor:
         if not now - ALLOWED_CLOCK_SKEW <= date_agreed <= now + ALLOWED_CLOCK_SKEW:
             return None
         return (date_agreed + ALLOWED_CLOCK_SKEW - now).total_seconds()
+
+
+def _unexpected_error_outcome(exc: Exception, event: SignedAgreementEvent | None) -> RetryLater:
+    event_id = event.event_id if event is not None else ""
+    correlation_id = (event.correlation_id or derive_correlation_id(event.event_id)) if event is not None else ""
+    error_type = type(exc).__name__
+    log.error(
+        "attestation failed unexpectedly: %s",
+        error_type,
+        extra={
+            "event": "attestation.unexpected_error",
+            "error_type": error_type,
+            "event_id": event_id,
+            "ms_correlation_id": correlation_id,
+            # Where it happened, without the exception's message or locals (they may hold personal data).
+            "stack": " < ".join(
+                f"{frame.name} ({PurePath(frame.filename).name}:{frame.lineno})"
+                for frame in reversed(traceback.extract_tb(exc.__traceback__))
+            ),
+        },
+    )
+    return RetryLater(event_id, "", correlation_id, None, f"unexpected error: {error_type}")
 
 
 def outcome_name(outcome: Outcome) -> str:
