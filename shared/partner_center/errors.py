@@ -14,10 +14,12 @@
     │   └── ConnectionFailed           no usable answer (no status): timeouts, refused or dropped connections,
     │                                  a malformed status line, headers or body, a body its Content-Encoding
     │                                  does not match — whatever the HTTP stack raises (``HTTP_STACK_ERRORS``)
-    ├── AuthError                      401 that a fresh token did not cure, or a token endpoint refusal
+    ├── AuthError                      401 in Partner Center's shape that a fresh token did not cure, or a
+    │                                  token endpoint refusal
     │   └── ConsentRequired            invalid_grant / AADSTS700082: an admin must redo the consent
     └── PermanentError                 retrying the same request cannot succeed
         ├── FutureDate                 600002 "Date of agreement cannot be greater than the current date"
+        │                              (the use case retries it while dateAgreed is within the clock skew)
         ├── RetiredTemplate            400 "… Template ID '…' is no longer supported."
         ├── UnknownCustomer            404 (1000, 60003) in Partner Center's shape, or 400 900118
         ├── NoRelationship             403 in Partner Center's shape: not this partner's customer (e.g. 20002)
