@@ -7,7 +7,8 @@ outcome            meaning                                                      
 =================  ===========================================================  ======================
 Attested           Partner Center recorded the attestation (201, with userId)   complete
 AlreadyAttested    an identical attestation existed (600061)                    complete
-RetryLater         Partner Center was busy or unreachable; retry after a delay  schedule a copy / wait
+RetryLater         Partner Center was busy or unreachable, or its clock lags a  schedule a copy / wait
+                   fresh dateAgreed (600002); retry after a delay
 DeadLetter         cannot succeed as it is; ``reason`` is from the vocabulary   dead-letter
 Validated          dry run: everything but the POST succeeded                   report
 =================  ===========================================================  ======================
@@ -19,12 +20,17 @@ description says what to fix. See docs/dead-letter-reasons.md.
 from __future__ import annotations
 
 import logging
+import re
 import time
+import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import PurePath
 from typing import Protocol
 
-from shared.contract import InvalidEventError, SignedAgreementEvent, parse_event
+from shared.contract import ALLOWED_CLOCK_SKEW, InvalidEventError, SignedAgreementEvent, parse_event
 from shared.metadata import MetadataSource, NoTemplateError
 from shared.partner_center import errors as pc
 from shared.partner_center.agreement_request import (
@@ -49,6 +55,7 @@ class DeadLetterReason(StrEnum):
     CONSENT_REQUIRED = "ConsentRequired"  # refresh token refused: redo the consent, then replay
     AUTHENTICATION_FAILED = "AuthenticationFailed"  # 401 even with a fresh token (MFA? wrong app?)
     RETRIES_EXHAUSTED = "RetriesExhausted"  # transient failures outlasted the retry budget
+    PARTNER_CENTER_UNREACHABLE = "PartnerCenterUnreachable"  # retries ran out on answers not from Partner Center
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +80,8 @@ class RetryLater:
     correlation_id: str
     retry_after: float | None  # Partner Center's Retry-After, when it gave one
     description: str
+    # The dead-letter reason once the retry budget is spent: what an operator should look at then.
+    exhausted_reason: DeadLetterReason = DeadLetterReason.RETRIES_EXHAUSTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,16 +125,61 @@ _REASON_BY_ERROR: tuple[tuple[type[pc.PartnerCenterError], DeadLetterReason], ..
 )
 
 
-def outcome_for_error(error: pc.PartnerCenterError, event_id: str, request_id: str, correlation_id: str) -> Outcome:
-    """Map a Partner Center failure to what the host should do."""
+def outcome_for_error(
+    error: pc.PartnerCenterError,
+    event_id: str,
+    request_id: str,
+    correlation_id: str,
+    *,
+    redact: Callable[[str], str] | None = None,
+) -> Outcome:
+    """Map a Partner Center failure to what the host should do. ``redact`` cleans Partner Center's text."""
     if isinstance(error, pc.AlreadyAttested):
         return AlreadyAttested(event_id, request_id, correlation_id)
+    description = error.summary(redact)
     if isinstance(error, pc.TransientError):
-        return RetryLater(event_id, request_id, correlation_id, error.retry_after, error.summary())
+        exhausted = (
+            DeadLetterReason.PARTNER_CENTER_UNREACHABLE
+            if isinstance(error, pc.Unreachable)
+            else DeadLetterReason.RETRIES_EXHAUSTED
+        )
+        return RetryLater(event_id, request_id, correlation_id, error.retry_after, description, exhausted)
     for error_type, reason in _REASON_BY_ERROR:
         if isinstance(error, error_type):
-            return DeadLetter(event_id, request_id, correlation_id, reason, error.summary())
-    return DeadLetter(event_id, request_id, correlation_id, DeadLetterReason.REJECTED, error.summary())
+            return DeadLetter(event_id, request_id, correlation_id, reason, description)
+    return DeadLetter(event_id, request_id, correlation_id, DeadLetterReason.REJECTED, description)
+
+
+def redact_personal_data(text: str, personal_data: Mapping[str, str | None]) -> str:
+    """``text`` with every occurrence of each value, in any case, replaced by ``[key]``.
+
+    ``personal_data`` maps a placeholder name to a value (``{"firstName": "Zoë", ...}``). Longer values are
+    matched first, so a name inside a longer name or inside the email is replaced as the longer value; a
+    value appearing under two names gets the first one's placeholder. Values are literal (regex
+    metacharacters match themselves); empty, blank or None values are skipped.
+    """
+    names_by_value: dict[str, str] = {}
+    for name, value in personal_data.items():
+        if value and value.strip():
+            names_by_value.setdefault(value.casefold(), name)
+    if not names_by_value:
+        return text
+    ordered = sorted(names_by_value.items(), key=lambda item: len(item[0]), reverse=True)
+    pattern = re.compile(
+        "|".join(f"(?P<v{index}>{re.escape(value)})" for index, (value, _) in enumerate(ordered)), re.IGNORECASE
+    )
+    placeholders = {f"v{index}": f"[{name}]" for index, (_, name) in enumerate(ordered)}
+    return pattern.sub(lambda match: placeholders[str(match.lastgroup)], text)
+
+
+def _personal_data(event: SignedAgreementEvent) -> dict[str, str | None]:
+    contact = event.primary_contact
+    return {
+        "firstName": contact.first_name,
+        "lastName": contact.last_name,
+        "email": str(contact.email),
+        "phoneNumber": contact.phone_number,
+    }
 
 
 def invalid_event_outcome(error: InvalidEventError, event_id: str = "") -> DeadLetter:
@@ -149,24 +203,47 @@ def build_request(event: SignedAgreementEvent, template_id: str) -> AgreementReq
 class Attestor:
     """Resolves the template, posts the attestation and turns the answer into an ``Outcome``."""
 
-    def __init__(self, api: AttestationApi, metadata: MetadataSource, *, dry_run: bool = False) -> None:
+    def __init__(
+        self,
+        api: AttestationApi,
+        metadata: MetadataSource,
+        *,
+        dry_run: bool = False,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._api = api
         self._metadata = metadata
         self._dry_run = dry_run
+        self._clock = clock
 
     async def attest_body(self, body: bytes | str) -> Outcome:
-        """Parse a message body, then ``attest`` it. Bad input becomes an ``InvalidEvent`` dead letter."""
-        try:
-            event = parse_event(body)
-        except InvalidEventError as exc:
-            outcome: Outcome = invalid_event_outcome(exc)
-            _log_outcome(outcome, time.perf_counter())
-            return outcome
-        return await self.attest(event)
+        """Parse a message body, then attest it. Bad input becomes an ``InvalidEvent`` dead letter; any
+        input gets an outcome (see ``_answer``)."""
+        return await self._answer(body)
 
     async def attest(self, event: SignedAgreementEvent) -> Outcome:
+        """Attest a parsed event; always an outcome (see ``_answer``)."""
+        return await self._answer(event)
+
+    async def _answer(self, subject: bytes | str | SignedAgreementEvent) -> Outcome:
+        """The outcome for a body or an event, whatever happens on the way, logged once.
+
+        The final guard: an unexpected exception (a bug, or a library failing in a way nobody translated)
+        becomes RetryLater instead of escaping. An escaped exception leaves the message unsettled: it
+        bounces until MaxDeliveryCountExceeded with nothing said; RetryLater settles it, retries with
+        backoff and ends in RetriesExhausted with the error's type. Only the type is kept: an exception's
+        message may quote personal data. CancelledError and other BaseExceptions are not caught.
+        """
         started = time.perf_counter()
-        outcome = await self._attest(event)
+        event: SignedAgreementEvent | None = None
+        outcome: Outcome
+        try:
+            event = subject if isinstance(subject, SignedAgreementEvent) else parse_event(subject)
+            outcome = await self._attest(event)
+        except InvalidEventError as exc:
+            outcome = invalid_event_outcome(exc)
+        except Exception as exc:  # noqa: BLE001 — the one deliberate catch-all: see the docstring
+            outcome = _unexpected_error_outcome(exc, event)
         _log_outcome(outcome, started)
         return outcome
 
@@ -176,7 +253,7 @@ class Attestor:
             metadata = await self._metadata.get(event.agreement_type)
             template_id = event.template_id or metadata.current.template_id
         except pc.PartnerCenterError as error:
-            return outcome_for_error(error, event.event_id, "", correlation_id)
+            return self._outcome_for_error(error, event, "", correlation_id)
         except NoTemplateError as error:
             return RetryLater(event.event_id, "", correlation_id, None, str(error))
         if event.template_id and not metadata.knows(event.template_id):
@@ -197,8 +274,58 @@ class Attestor:
                 request, request_id=request_id, correlation_id=correlation_id
             )
         except pc.PartnerCenterError as error:
-            return outcome_for_error(error, event.event_id, request_id, correlation_id)
+            return self._outcome_for_error(error, event, request_id, correlation_id)
         return Attested(event.event_id, request_id, correlation_id, created.user_id)
+
+    def _outcome_for_error(
+        self, error: pc.PartnerCenterError, event: SignedAgreementEvent, request_id: str, correlation_id: str
+    ) -> Outcome:
+        """``outcome_for_error``, plus what only the event tells: a 600002 for a fresh dateAgreed, and the
+        contact's names, email and phone, replaced by placeholders wherever Partner Center's text quotes them
+        (the description goes on to dead letters, reports and logs)."""
+        personal_data = _personal_data(event)
+
+        def redact(text: str) -> str:
+            return redact_personal_data(text, personal_data)
+
+        if isinstance(error, pc.FutureDate):
+            wait = self._wait_for_partner_center_clock(event.date_agreed)
+            if wait is not None:
+                description = error.summary(redact)
+                return RetryLater(
+                    event.event_id, request_id, correlation_id, wait, description, DeadLetterReason.FUTURE_DATE
+                )
+        return outcome_for_error(error, event.event_id, request_id, correlation_id, redact=redact)
+
+    def _wait_for_partner_center_clock(self, date_agreed: datetime) -> float | None:
+        """Seconds until a Partner Center clock lagging ours by up to ALLOWED_CLOCK_SKEW has passed
+        ``date_agreed``; None when the date is not within that skew of now (then 600002 is the date's fault)."""
+        now = self._clock()
+        if not now - ALLOWED_CLOCK_SKEW <= date_agreed <= now + ALLOWED_CLOCK_SKEW:
+            return None
+        return (date_agreed + ALLOWED_CLOCK_SKEW - now).total_seconds()
+
+
+def _unexpected_error_outcome(exc: Exception, event: SignedAgreementEvent | None) -> RetryLater:
+    event_id = event.event_id if event is not None else ""
+    correlation_id = (event.correlation_id or derive_correlation_id(event.event_id)) if event is not None else ""
+    error_type = type(exc).__name__
+    log.error(
+        "attestation failed unexpectedly: %s",
+        error_type,
+        extra={
+            "event": "attestation.unexpected_error",
+            "error_type": error_type,
+            "event_id": event_id,
+            "ms_correlation_id": correlation_id,
+            # Where it happened, without the exception's message or locals (they may hold personal data).
+            "stack": " < ".join(
+                f"{frame.name} ({PurePath(frame.filename).name}:{frame.lineno})"
+                for frame in reversed(traceback.extract_tb(exc.__traceback__))
+            ),
+        },
+    )
+    return RetryLater(event_id, "", correlation_id, None, f"unexpected error: {error_type}")
 
 
 def outcome_name(outcome: Outcome) -> str:

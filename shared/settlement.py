@@ -13,7 +13,8 @@ DeadLetter         dead-letter with the reason code and description; body untouc
 RetryLater         attempt < budget: schedule a copy for later, *then* complete the
                    original — a crash between the two can only duplicate the message
                    (the consumer is idempotent), never lose it.
-                   attempt = budget: dead-letter as ``RetriesExhausted`` with the last error
+                   attempt = budget: dead-letter as its ``exhausted_reason`` (by default
+                   ``RetriesExhausted``) with the last error
 Validated          complete (dry-run hosts only)
 =================  =====================================================================
 
@@ -38,7 +39,6 @@ from shared.attestation import (
     AlreadyAttested,
     Attested,
     DeadLetter,
-    DeadLetterReason,
     Outcome,
     RetryLater,
     Validated,
@@ -124,7 +124,7 @@ def decide(
     if isinstance(outcome, RetryLater):
         if attempt >= policy.budget:
             return DeadLetterMessage(
-                DeadLetterReason.RETRIES_EXHAUSTED.value,
+                outcome.exhausted_reason.value,
                 _short(f"gave up after {attempt} scheduled retries; last error: {outcome.description}"),
             )
         next_attempt = attempt + 1

@@ -39,6 +39,7 @@ from shared.partner_center.client_assertion import (
     client_assertion,
 )
 from shared.partner_center.errors import (
+    HTTP_STACK_ERRORS,
     AuthError,
     ConnectionFailed,
     ConsentRequired,
@@ -180,7 +181,7 @@ class _OAuthTokenProvider:
         form = await self._credentials_form()
         try:
             response = await self._http.post(self._token_url, data=form)
-        except httpx.TransportError as exc:
+        except HTTP_STACK_ERRORS as exc:  # the same stack as Partner Center's calls: the same translation
             raise translate_transport_error(exc, _NO_IDS) from exc
         if response.status_code != 200:
             raise _token_error(response)

@@ -27,12 +27,14 @@ from shared.metadata import KNOWN_AGREEMENT_TYPES, AgreementMetadata, AgreementT
 from shared.partner_center.agreement_request import AgreementRequest
 from shared.partner_center.auth import TokenProvider
 from shared.partner_center.errors import (
+    HTTP_STACK_ERRORS,
     AuthError,
-    InvalidRequest,
     PartnerCenterError,
     RequestIds,
     TransientError,
+    Unreachable,
     classify_response,
+    success_document,
     translate_transport_error,
 )
 from shared.partner_center.retry import RetryPolicy
@@ -99,25 +101,28 @@ class PartnerCenterClient:
     async def create_customer_agreement(
         self, request: AgreementRequest, *, request_id: str, correlation_id: str
     ) -> CreatedAgreement:
-        """POST the attestation. Raises ``AlreadyAttested`` (600061) or another ``PartnerCenterError``."""
-        response, ids = await self._call(
+        """POST the attestation. Raises ``AlreadyAttested`` (600061) or another ``PartnerCenterError``.
+
+        Only a 200/201 carrying a JSON object (Partner Center echoes the agreement, plus ``userId``) proves the
+        attestation. Any other success — an empty body, a proxy's HTML page, JSON that is not an object — proves
+        nothing: it is ``Unreachable`` and retried with the same MS-RequestId, so if the first POST did land
+        the retry gets 600061 (``AlreadyAttested``). The echo's fields are read leniently (``userId`` may be
+        missing); that it is a JSON object is the proof.
+        """
+        doc, ids = await self._call(
             "POST",
             f"/v1/customers/{request.customer_tenant_id}/agreements",
             content=request.canonical_bytes(),
             request_id=request_id,
             correlation_id=correlation_id,
         )
-        try:
-            doc = _json_object(response, ids)
-        except InvalidRequest:  # the attestation exists; an odd body must not turn it into a failure
-            doc = {}
         return CreatedAgreement(user_id=str(doc.get("userId") or ""), ids=ids)
 
     async def get_agreement_metadata(self, agreement_type: str) -> AgreementMetadata:
         """Templates of ``agreement_type``. Always sends agreementType: without it the service answers
         Cloud Agreement templates only. Items of other or unknown types are ignored."""
-        response, ids = await self._call("GET", "/v1/agreements", params={"agreementType": agreement_type})
-        items = _json_object(response, ids).get("items") or []
+        doc, _ = await self._call("GET", "/v1/agreements", params={"agreementType": agreement_type})
+        items = doc.get("items") or []
         templates = tuple(
             AgreementTemplate.from_json(item)
             for item in items
@@ -132,11 +137,11 @@ class PartnerCenterClient:
         self, customer_tenant_id: str, agreement_type: str = "MicrosoftCustomerAgreement"
     ) -> list[CustomerAgreement]:
         """A customer's attestations of one type. New ones may take hours to appear (documented lag)."""
-        response, ids = await self._call(
+        doc, _ = await self._call(
             "GET", f"/v1/customers/{customer_tenant_id}/agreements", params={"agreementType": agreement_type}
         )
         result = []
-        for item in _json_object(response, ids).get("items") or []:
+        for item in doc.get("items") or []:
             if not isinstance(item, Mapping):
                 continue
             result.append(
@@ -150,10 +155,10 @@ class PartnerCenterClient:
 
     async def get_direct_signed_status(self, customer_tenant_id: str) -> bool:
         """Whether the customer accepted the MCA itself in the Microsoft 365 admin center."""
-        response, ids = await self._call(
+        doc, _ = await self._call(
             "GET", f"/v1/customers/{customer_tenant_id}/directSignedMicrosoftCustomerAgreementStatus"
         )
-        return bool(_json_object(response, ids).get("isSigned"))
+        return bool(doc.get("isSigned"))
 
     async def _call(
         self,
@@ -164,8 +169,9 @@ class PartnerCenterClient:
         content: bytes | None = None,
         request_id: str | None = None,
         correlation_id: str | None = None,
-    ) -> tuple[httpx.Response, RequestIds]:
-        """Send with retries; every attempt of one call carries the same MS-RequestId."""
+    ) -> tuple[dict[str, Any], RequestIds]:
+        """Send with retries; every attempt of one call carries the same MS-RequestId. Returns the success's
+        JSON object; any other answer is an error of the tree, retried when transient."""
         request_id = request_id or str(uuid.uuid4())
         correlation_id = correlation_id or str(uuid.uuid4())
         attempt, waited, reauthenticated = 0, 0.0, False
@@ -183,19 +189,21 @@ class PartnerCenterClient:
                     content=content,
                     headers=self._headers(token, request_id, correlation_id, has_body=content is not None),
                 )
-            except httpx.TransportError as exc:
+            except HTTP_STACK_ERRORS as exc:  # the one edge where the HTTP stack's failures enter the tree
                 error = translate_transport_error(exc, ids)
                 error.__cause__ = exc
                 self._log(method, path, attempt, started, ids, status=None, error=error)
             else:
                 ids = RequestIds(request_id, correlation_id, response.headers.get("MS-CV", ""))
-                if response.is_success:
+                doc = success_document(response)
+                if doc is not None:
                     self._log(method, path, attempt, started, ids, status=response.status_code)
-                    return response, ids
+                    return doc, ids
                 error = classify_response(response, ids)
                 self._log(method, path, attempt, started, ids, status=response.status_code, error=error)
-                if type(error) is AuthError and not reauthenticated:
-                    # The token may have expired or been revoked since it was cached: one fresh try.
+                if response.status_code == 401 and isinstance(error, AuthError | Unreachable) and not reauthenticated:
+                    # The token may have expired or been revoked since it was cached: one fresh try, whatever
+                    # the 401's body, before deciding what the 401 means.
                     reauthenticated = True
                     self._tokens.invalidate(token)
                     attempt -= 1
@@ -251,23 +259,6 @@ class PartnerCenterClient:
                 "ms_cv": ids.ms_cv,
             },
         )
-
-
-def _json_object(response: httpx.Response, ids: RequestIds) -> dict[str, Any]:
-    """A success body must be a JSON object; anything else is reported, not crashed on."""
-    if not response.content:
-        return {}
-    try:
-        doc = response.json()
-    except ValueError:
-        raise InvalidRequest(
-            "Partner Center answered success with a body that is not JSON", status=response.status_code, ids=ids
-        ) from None
-    if not isinstance(doc, dict):
-        raise InvalidRequest(
-            "Partner Center answered success with an unexpected body", status=response.status_code, ids=ids
-        )
-    return doc
 
 
 def _parse_date_agreed(raw: str) -> datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -205,6 +205,28 @@ async def test_other_transient_errors_are_retry_later(error: pc.PartnerCenterErr
     assert outcome.retry_after is None
 
 
+async def test_unreachable_is_retry_later_that_exhausts_as_partner_center_unreachable() -> None:
+    """An answer that is not Partner Center's is RetryLater; when retries run out it is PartnerCenterUnreachable."""
+    api = FakeApi(pc.Unreachable("Not Found", status=404, ids=PC_IDS))
+
+    outcome = await Attestor(api, FakeMetadata()).attest(_event())
+
+    assert isinstance(outcome, RetryLater)
+    assert outcome.exhausted_reason is DeadLetterReason.PARTNER_CENTER_UNREACHABLE
+    assert "HTTP 404" in outcome.description
+
+
+@pytest.mark.parametrize(
+    "error", [pc.ServerError("boom", status=503), pc.Throttled("slow", retry_after=1.0, status=429)], ids=_ids
+)
+async def test_other_transient_errors_exhaust_as_retries_exhausted(error: pc.PartnerCenterError) -> None:
+    """Throttling and server errors exhaust as RetriesExhausted (the default)."""
+    outcome = await Attestor(FakeApi(error), FakeMetadata()).attest(_event())
+
+    assert isinstance(outcome, RetryLater)
+    assert outcome.exhausted_reason is DeadLetterReason.RETRIES_EXHAUSTED
+
+
 @pytest.mark.parametrize(("error", "reason"), PERMANENT_ERRORS, ids=_ids)
 async def test_permanent_errors_dead_letter_with_reason(error: pc.PartnerCenterError, reason: DeadLetterReason) -> None:
     """Each permanent Partner Center error dead-letters with its reason and the error's summary."""
@@ -217,6 +239,40 @@ async def test_permanent_errors_dead_letter_with_reason(error: pc.PartnerCenterE
     assert outcome.description == error.summary()
     assert outcome.request_id == api.calls[0].request_id
     assert outcome.event_id == "crm-42"
+
+
+FUTURE_DATE = pc.FutureDate(
+    "Date of agreement cannot be greater than the current date.", status=400, code="600002", ids=PC_IDS
+)
+
+
+@pytest.mark.parametrize(
+    ("offset", "retry_after"),
+    [(timedelta(minutes=1), 360.0), (timedelta(0), 300.0), (timedelta(minutes=-4), 60.0)],
+    ids=["ahead-1min", "now", "behind-4min"],
+)
+async def test_future_date_within_clock_skew_is_retry_later(offset: timedelta, retry_after: float) -> None:
+    """600002 for a dateAgreed within the allowed clock skew of now is RetryLater once Partner Center's clock can pass it."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    event = _event(dateAgreed=(now + offset).isoformat())
+
+    outcome = await Attestor(FakeApi(FUTURE_DATE), FakeMetadata(), clock=lambda: now).attest(event)
+
+    assert isinstance(outcome, RetryLater)
+    assert outcome.retry_after == retry_after
+    assert outcome.exhausted_reason is DeadLetterReason.FUTURE_DATE
+    assert "600002" in outcome.description
+
+
+async def test_future_date_beyond_clock_skew_dead_letters() -> None:
+    """600002 for a dateAgreed more than the allowed skew in the past stays a FutureDateAgreed dead letter."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    event = _event(dateAgreed=(now - timedelta(minutes=6)).isoformat())
+
+    outcome = await Attestor(FakeApi(FUTURE_DATE), FakeMetadata(), clock=lambda: now).attest(event)
+
+    assert isinstance(outcome, DeadLetter)
+    assert outcome.reason is DeadLetterReason.FUTURE_DATE
 
 
 @pytest.mark.parametrize(("error", "reason"), PERMANENT_ERRORS, ids=_ids)

@@ -308,6 +308,19 @@ async def test_transport_error_is_connection_failed() -> None:
     assert isinstance(caught.value.__cause__, httpx.ConnectError)
 
 
+async def test_http_stack_errors_at_the_token_endpoint_are_connection_failed() -> None:
+    """A token answer httpx cannot decode (gzip header, plain body) is ConnectionFailed, not a foreign exception."""
+
+    async def undecodable(request: httpx.Request) -> httpx.Response:
+        raise httpx.DecodingError("Error -3 while decompressing data: incorrect header check", request=request)
+
+    async with _http(undecodable) as http:
+        with pytest.raises(ConnectionFailed) as caught:
+            await _refresh_provider(http, RecordingSecret(REFRESH_TOKEN)).get_token()
+
+    assert isinstance(caught.value.__cause__, httpx.DecodingError)
+
+
 async def test_client_credentials_grant_form() -> None:
     """The app-only grant posts grant_type, client_id, client_secret and scope, and no refresh token."""
     endpoint = TokenEndpoint(rotate=False)

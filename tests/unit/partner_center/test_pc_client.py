@@ -10,8 +10,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from shared.metadata import MCA, MCLOUDA
 from shared.partner_center.agreement_request import AgreementRequest
@@ -20,10 +22,10 @@ from shared.partner_center.errors import (
     AlreadyAttested,
     AuthError,
     ConnectionFailed,
-    InvalidRequest,
     ServerError,
     Throttled,
     UnknownCustomer,
+    Unreachable,
 )
 from shared.partner_center.retry import RetryPolicy
 
@@ -220,6 +222,29 @@ async def test_throttled_then_created_waits_retry_after() -> None:
     assert len(server.requests) == 2
 
 
+async def test_unavailable_then_created_waits_retry_after() -> None:
+    """503 with Retry-After then 201: the in-call wait honours Retry-After as it does on a 429."""
+    server = FakePartnerCenter(httpx.Response(503, headers={"Retry-After": "3"}), _created())
+    async with Harness(server) as h:
+        created = await h.attest()
+
+    assert created.user_id == "user-7"
+    [delay] = h.sleep.delays
+    assert 3.0 <= delay <= 3.5
+
+
+async def test_long_retry_after_on_503_goes_back_to_the_caller() -> None:
+    """A 503 whose Retry-After exceeds max_delay raises ServerError at once, carrying it for the host."""
+    server = FakePartnerCenter(httpx.Response(503, headers={"Retry-After": "120"}))
+    async with Harness(server) as h:
+        with pytest.raises(ServerError) as caught:
+            await h.attest()
+
+    assert caught.value.retry_after == 120.0
+    assert h.sleep.delays == []
+    assert len(server.requests) == 1
+
+
 async def test_long_retry_after_goes_back_to_the_caller() -> None:
     """A Retry-After longer than max_delay raises Throttled at once, with no sleep and no second request."""
     server = FakePartnerCenter(httpx.Response(429, headers={"Retry-After": "57"}))
@@ -282,6 +307,28 @@ async def test_dropped_connection_is_retried_then_connection_failed() -> None:
     assert caught.value.ids.correlation_id == CORRELATION_ID
 
 
+def _undecodable_body(request: httpx.Request) -> httpx.Response:
+    raise httpx.DecodingError("Error -3 while decompressing data: incorrect header check", request=request)
+
+
+def _malformed_status_line(request: httpx.Request) -> httpx.Response:
+    info = aiohttp.RequestInfo(request.url, request.method, CIMultiDictProxy(CIMultiDict()), request.url)
+    raise aiohttp.ClientResponseError(info, (), status=400, message="Bad status line")
+
+
+@pytest.mark.parametrize("fail", [_undecodable_body, _malformed_status_line], ids=["decoding", "aiohttp-parser"])
+async def test_http_stack_errors_that_are_not_transport_errors_are_connection_failed(fail: Answer) -> None:
+    """httpx's DecodingError and aiohttp's own parser errors are retried, then raised as ConnectionFailed."""
+    server = FakePartnerCenter(fail)
+    async with Harness(server) as h:
+        with pytest.raises(ConnectionFailed) as caught:
+            await h.attest()
+
+    assert len(server.requests) == 3
+    assert caught.value.__cause__ is not None
+    assert caught.value.ids.request_id == REQUEST_ID
+
+
 async def test_dropped_connection_then_success() -> None:
     """A connection dropped once is retried and the call succeeds."""
     server = FakePartnerCenter(_drop_connection, _created())
@@ -316,6 +363,28 @@ async def test_two_401s_raise_auth_error() -> None:
     assert len(server.requests) == 2
     assert h.tokens.invalidated == ["token-1"]
     assert caught.value.code == "10001"
+
+
+async def test_401_without_partner_center_body_reauthenticates_then_is_unreachable() -> None:
+    """A 401 with an empty body is first retried once with a fresh token; still 401, it is Unreachable (retried)."""
+    server = FakePartnerCenter(httpx.Response(401))
+    async with Harness(server) as h:
+        with pytest.raises(Unreachable) as caught:
+            await h.attest()
+
+    assert h.tokens.invalidated == ["token-1"]
+    assert server.header("Authorization")[:2] == ["Bearer token-1", "Bearer token-2"]
+    assert len(server.requests) == 4  # the re-authenticated try, then the policy's three attempts
+    assert caught.value.status == 401
+
+
+async def test_401_without_partner_center_body_cured_by_a_fresh_token() -> None:
+    """A 401 with an HTML body followed, with a fresh token, by 201 is a success."""
+    server = FakePartnerCenter(httpx.Response(401, content=b"<html>Unauthorized</html>"), _created())
+    async with Harness(server) as h:
+        assert (await h.attest()).user_id == "user-7"
+
+    assert h.tokens.invalidated == ["token-1"]
 
 
 async def test_reauthentication_does_not_use_up_attempts() -> None:
@@ -407,14 +476,15 @@ async def test_get_direct_signed_status(signed: bool) -> None:
     assert server.requests[0].url.path == f"/v1/customers/{TENANT}/directSignedMicrosoftCustomerAgreementStatus"
 
 
-@pytest.mark.parametrize("body", [b"[1]", b"<html>ok</html>", b"null"])
-async def test_get_with_unexpected_success_body_is_invalid_request(body: bytes) -> None:
-    """A 200 whose body is not a JSON object raises InvalidRequest carrying the request ids."""
+@pytest.mark.parametrize("body", [b"[1]", b"<html>ok</html>", b"null", b""])
+async def test_get_with_unexpected_success_body_is_unreachable(body: bytes) -> None:
+    """A 200 whose body is not a JSON object is Unreachable (a proxy answered), retried, with the request ids."""
     server = FakePartnerCenter(httpx.Response(200, content=body))
     async with Harness(server) as h:
-        with pytest.raises(InvalidRequest) as caught:
+        with pytest.raises(Unreachable) as caught:
             await h.client.get_direct_signed_status(TENANT)
 
+    assert len(server.requests) == 3
     assert caught.value.ids.request_id == server.header("MS-RequestId")[0]
     assert caught.value.status == 200
 
@@ -422,16 +492,13 @@ async def test_get_with_unexpected_success_body_is_invalid_request(body: bytes) 
 @pytest.mark.parametrize(
     ("status", "body", "user_id"),
     [
-        (201, b"", ""),
-        (201, b"<html>Created</html>", ""),
-        (201, b"[]", ""),
-        (201, b"null", ""),
         (201, b'{"userId": null}', ""),
+        (201, b'{"templateId": "117a77b0-9360-443b-8795-c6dedc750cf9"}', ""),
         (200, b'{"userId": "user-9"}', "user-9"),
     ],
 )
-async def test_created_with_empty_or_odd_body(status: int, body: bytes, user_id: str) -> None:
-    """A 2xx to the POST is a CreatedAgreement whatever its body; userId is read when present."""
+async def test_created_with_a_json_object_is_proof(status: int, body: bytes, user_id: str) -> None:
+    """A 200/201 whose body is a JSON object (the echoed agreement) is a CreatedAgreement; userId when present."""
     server = FakePartnerCenter(httpx.Response(status, content=body, headers={"MS-CV": "cv-9"}))
     async with Harness(server) as h:
         created = await h.attest()
@@ -442,6 +509,44 @@ async def test_created_with_empty_or_odd_body(status: int, body: bytes, user_id:
         CORRELATION_ID,
         "cv-9",
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (201, b""),
+        (200, b"   "),
+        (201, b"<html>Created</html>"),
+        (200, b"<!DOCTYPE html><html><body>Access policy: allowed</body></html>"),
+        (201, b"[]"),
+        (201, b"null"),
+        (201, b'"created"'),
+        (202, b'{"userId": "user-9"}'),
+    ],
+)
+async def test_success_without_the_agreement_is_not_proof(status: int, body: bytes) -> None:
+    """A 2xx to the POST without the echoed agreement (empty, HTML, JSON that is not an object, 202) is Unreachable."""
+    server = FakePartnerCenter(httpx.Response(status, content=body))
+    async with Harness(server) as h:
+        with pytest.raises(Unreachable) as caught:
+            await h.attest()
+
+    assert len(server.requests) == 3  # transient: retried with the same MS-RequestId
+    assert server.header("MS-RequestId") == [REQUEST_ID] * 3
+    assert caught.value.status == status
+
+
+async def test_odd_success_then_already_attested() -> None:
+    """An HTML 201 is retried; the second POST's 600061 shows the first landed: AlreadyAttested, not a loss."""
+    server = FakePartnerCenter(
+        httpx.Response(201, content=b"<html>OK</html>"),
+        _fault(400, 600061, "A partner confirmed agreement already exists."),
+    )
+    async with Harness(server) as h:
+        with pytest.raises(AlreadyAttested):
+            await h.attest()
+
+    assert len(server.requests) == 2
 
 
 # --- logs ------------------------------------------------------------------------------------------------------------

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
+import aiohttp
 import httpx
 import pytest
+import yarl
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from shared.partner_center.errors import (
     AlreadyAttested,
@@ -22,9 +27,11 @@ from shared.partner_center.errors import (
     Throttled,
     TransientError,
     UnknownCustomer,
+    Unreachable,
     classify_response,
     parse_error_body,
     parse_retry_after,
+    success_document,
     translate_transport_error,
 )
 
@@ -173,15 +180,44 @@ def test_huge_bodies_are_truncated(body: bytes) -> None:
         ("57", 57.0),
         ("0", 0.0),
         ("1.5", 1.5),
-        ("-3", 0.0),
+        (" 30 ", 30.0),
+        ("86400", 86400.0),
         ("", None),
         (None, None),
-        ("Wed, 21 Oct 2015 07:28:00 GMT", None),
+        ("soon", None),
+        ("-3", None),
+        ("inf", None),
+        ("-inf", None),
+        ("nan", None),
+        ("86401", None),
+        ("1735689600", None),
+        ("1e12", None),
+        ("1e400", None),
     ],
 )
-def test_parse_retry_after(value: str | None, expected: float | None) -> None:
-    """Retry-After in seconds is read; negative clamps to 0; missing or an HTTP date gives None."""
+def test_parse_retry_after_seconds(value: str | None, expected: float | None) -> None:
+    """Retry-After in seconds is read; missing, unparseable, negative, non-finite or over a day gives None."""
     assert parse_retry_after(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Thu, 01 Jan 2026 12:01:30 GMT", 90.0),
+        ("Thursday, 01-Jan-26 12:00:45 GMT", 45.0),  # RFC 850, obsolete but allowed
+        ("Thu Jan  1 12:00:10 2026", 10.0),  # asctime, obsolete but allowed
+        ("Thu, 01 Jan 2026 11:59:00 GMT", 0.0),  # already passed: retry now
+        ("Fri, 02 Jan 2026 12:00:00 GMT", 86400.0),
+        ("Fri, 02 Jan 2026 12:00:01 GMT", None),  # more than a day away: absurd
+        ("Thu, 01 Jan 2081 12:00:00 GMT", None),
+        ("Thu, 32 Jan 2026 12:00:00 GMT", None),
+    ],
+)
+def test_parse_retry_after_http_date(value: str, expected: float | None) -> None:
+    """Retry-After as an HTTP-date is the time from now until that date; a past date is 0, beyond a day None."""
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+    assert parse_retry_after(value, now=now) == expected
 
 
 # --- classify_response -----------------------------------------------------------------------------------------
@@ -208,15 +244,23 @@ def test_parse_retry_after(value: str | None, expected: float | None) -> None:
         (401, _fault(1002, "Authorization Failed"), AuthError),
         (401, _fault(10001, "MFA required"), AuthError),
         (401, _fault(900420, "Invalid Token"), AuthError),
-        (401, b"", AuthError),
         # relationship
         (403, _fault(20002, "no commerce relationship"), NoRelationship),
-        (403, b"", NoRelationship),
         # unknown customer: all three forms
         (404, _fault(1000, "Not found"), UnknownCustomer),
         (404, _fault(60003, "Tenant not found"), UnknownCustomer),
         (400, _fault(900118, "Invalid Customer Id"), UnknownCustomer),
-        (404, b"", UnknownCustomer),
+        # not one of Partner Center's error shapes: a gateway, a proxy or a wrong base URL answered
+        (404, b"", Unreachable),
+        (404, b"<html><body>404 Not Found</body></html>", Unreachable),
+        (404, _json({"message": "Resource not found"}), Unreachable),
+        (404, b"[]", Unreachable),
+        (401, b"", Unreachable),
+        (401, b"<html>Sign in to continue</html>", Unreachable),
+        (403, b"", Unreachable),
+        (403, b"<html>403 Forbidden (proxy)</html>", Unreachable),
+        (301, b"", Unreachable),
+        (307, b"<html>Moved</html>", Unreachable),
         # 600002: by status and description, not code alone
         (400, _fault(600002, FUTURE_DATE_TEXT), FutureDate),
         (400, _fault("600002", "The request could not be validated."), InvalidRequest),
@@ -263,7 +307,7 @@ def test_throttled_without_retry_after() -> None:
 
 def test_transient_and_permanent_branches() -> None:
     """Throttled, ServerError and ConnectionFailed are transient; the client-error classes are permanent."""
-    for transient in (Throttled, ServerError, ConnectionFailed):
+    for transient in (Throttled, ServerError, ConnectionFailed, Unreachable):
         assert issubclass(transient, TransientError)
     for permanent in (FutureDate, RetiredTemplate, UnknownCustomer, NoRelationship, InvalidRequest):
         assert issubclass(permanent, PermanentError)
@@ -272,12 +316,68 @@ def test_transient_and_permanent_branches() -> None:
     assert not issubclass(AuthError, (TransientError, PermanentError))
 
 
-def test_non_transient_errors_have_no_retry_after() -> None:
-    """Only a throttling answer carries a retry_after."""
-    error = classify_response(_response(503, headers={"Retry-After": "30"}), IDS)
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 408])
+def test_server_error_carries_retry_after(status: int) -> None:
+    """Retry-After on a 5xx (or 408) is honoured like on a 429: the ServerError carries it."""
+    error = classify_response(_response(status, headers={"Retry-After": "30"}), IDS)
+
+    assert isinstance(error, ServerError)
+    assert error.retry_after == 30.0
+
+
+def test_server_error_without_retry_after() -> None:
+    """A 5xx without Retry-After carries no retry_after."""
+    error = classify_response(_response(503), IDS)
 
     assert isinstance(error, ServerError)
     assert error.retry_after is None
+
+
+def test_retry_after_as_http_date_is_honoured() -> None:
+    """A 429 whose Retry-After is an HTTP-date two minutes ahead waits about two minutes."""
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
+
+    error = classify_response(_response(429, headers={"Retry-After": when}), IDS)
+
+    assert error.retry_after is not None
+    assert 115 <= error.retry_after <= 120
+
+
+@pytest.mark.parametrize("header", [None, "", "soon", "1735689600"])
+def test_throttled_body_hint_is_used_when_header_is_missing_or_unusable(header: str | None) -> None:
+    """A 429 without a usable Retry-After waits the N seconds its body names ("Try again in N seconds")."""
+    body = _json({"statusCode": 429, "message": "Rate limit is exceeded. Try again in 57 seconds."})
+    headers = {} if header is None else {"Retry-After": header}
+
+    error = classify_response(_response(429, body, headers), IDS)
+
+    assert isinstance(error, Throttled)
+    assert error.retry_after == 57.0
+
+
+def test_header_wins_over_body_hint() -> None:
+    """A usable Retry-After header is preferred to the body's "Try again in N seconds"."""
+    body = _json({"statusCode": 429, "message": "Rate limit is exceeded. Try again in 57 seconds."})
+
+    error = classify_response(_response(429, body, {"Retry-After": "3"}), IDS)
+
+    assert error.retry_after == 3.0
+
+
+@pytest.mark.parametrize("seconds", ["1735689600", "100000"])
+def test_absurd_body_hint_is_ignored(seconds: str) -> None:
+    """A body hint beyond the ceiling is treated as absent, like the header."""
+    body = _json({"statusCode": 429, "message": f"Rate limit is exceeded. Try again in {seconds} seconds."})
+
+    assert classify_response(_response(429, body), IDS).retry_after is None
+
+
+def test_permanent_errors_have_no_retry_after() -> None:
+    """A permanent answer carries no retry_after, whatever its headers."""
+    error = classify_response(_response(400, _fault(3000, "Invalid property"), {"Retry-After": "30"}), IDS)
+
+    assert isinstance(error, PermanentError)
+    assert getattr(error, "retry_after", None) is None
 
 
 def test_empty_body_description_falls_back_to_reason_phrase() -> None:
@@ -336,3 +436,69 @@ def test_translate_transport_error_keeps_ids_and_message() -> None:
 def test_translate_transport_error_without_message() -> None:
     """A transport error with no text is described by its type name."""
     assert translate_transport_error(httpx.ReadTimeout(""), IDS).description == "ReadTimeout"
+
+
+def test_translate_transport_error_gives_one_short_line() -> None:
+    """aiohttp's multi-line parser errors become one line of at most 500 characters."""
+    exc = aiohttp.ClientResponseError(
+        aiohttp.RequestInfo(yarl.URL("http://127.0.0.1/x"), "POST", CIMultiDictProxy(CIMultiDict()), yarl.URL("/x")),
+        (),
+        status=400,
+        message="Bad status line:\n  Invalid status code:\n\n  " + "b'HTTP/1.1 two hundred OK'" * 50,
+    )
+
+    error = translate_transport_error(exc, IDS)
+
+    assert error.description.startswith("ClientResponseError: 400, message=")
+    assert "\n" not in error.description
+    assert len(error.description) <= 500
+
+
+def test_unreachable_says_what_answered() -> None:
+    """A non-Partner-Center 404 keeps the gateway's text and says it is not Partner Center's error format."""
+    error = classify_response(_response(404, b"<html><title>404 Not Found</title></html>"), IDS)
+
+    assert isinstance(error, Unreachable)
+    assert "404 Not Found" in error.description
+    assert "not a Partner Center error" in error.description
+
+
+# --- success_document ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (201, _json({"templateId": "t", "userId": "u"}), {"templateId": "t", "userId": "u"}),
+        (200, b"{}", {}),
+        (201, b"", None),
+        (201, b"<html>Created</html>", None),
+        (201, b"[]", None),
+        (200, b"null", None),
+        (200, b"\xff\xfe\x00", None),
+        (200, b"[" * 100_000, None),
+        (202, b"{}", None),
+        (204, b"", None),
+        (404, b"{}", None),
+    ],
+)
+def test_success_document(status: int, body: bytes, expected: dict[str, str] | None) -> None:
+    """Only a 200/201 carrying a JSON object is a Partner Center success; anything else gives None."""
+    assert success_document(_response(status, body)) == expected
+
+
+@pytest.mark.parametrize("body", [b"", b"<html>Created</html>", b"[]"])
+def test_success_without_its_json_object_is_unreachable(body: bytes) -> None:
+    """A 2xx without Partner Center's JSON object classifies as Unreachable (transient), not as success."""
+    error = classify_response(_response(201, body), IDS)
+
+    assert isinstance(error, Unreachable)
+    assert error.status == 201
+
+
+def test_absurdly_nested_error_body_does_not_raise() -> None:
+    """A deeply nested JSON error body is described as text; RecursionError does not escape."""
+    error = classify_response(_response(500, b"[" * 100_000), IDS)
+
+    assert isinstance(error, ServerError)
+    assert len(error.description) == 500
