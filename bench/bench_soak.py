@@ -208,7 +208,9 @@ def main() -> None:
 
     soak_rate = args.events / soak_seconds
     outage_seconds = outage_ended - outage_began
-    print(f"baseline (no faults, {args.baseline_events} events, concurrency {CONCURRENCY}): {baseline_rate:7.1f} events/s")
+    print(
+        f"baseline (no faults, {args.baseline_events} events, concurrency {CONCURRENCY}): {baseline_rate:7.1f} events/s"
+    )
     print(
         f"soak ({args.events} events, {FAULT_SHARE:.0%} faults, {outage_seconds:.0f} s outage): {soak_rate:7.1f} events/s "
         f"= {soak_rate / baseline_rate:.2f} of the baseline{'' if finished else ' (NOT DRAINED)'}"

@@ -126,7 +126,7 @@ class _EnvelopePayload(SignedAgreementEvent):
     event_id: Identifier | None = Field(default=None, alias="eventId")  # type: ignore[assignment]
 
 
-def parse_event(raw: bytes | str | Mapping[str, Any]) -> SignedAgreementEvent:
+def parse_event(raw: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> SignedAgreementEvent:
     """Bytes, text or a decoded object → a valid event, or ``InvalidEventError`` naming every bad field."""
     doc = decode_body(raw)
     found = unwrap(doc)

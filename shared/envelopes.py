@@ -50,10 +50,12 @@ _ENVELOPE_ATTRIBUTES = _EVENT_GRID_MARKS | {
 Form = Literal["bare", "cloudevents", "eventgrid", "unsupported"]
 
 
-def decode_body(raw: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
+def decode_body(raw: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> Mapping[str, Any]:
     """Bytes or text → the JSON object they hold; a mapping is taken as already decoded."""
     if isinstance(raw, Mapping):
         return raw
+    if isinstance(raw, bytearray | memoryview):
+        raw = bytes(raw)
     if isinstance(raw, bytes):
         if len(raw) > MAX_BODY_BYTES:
             raise InvalidEventError([FieldError("body", f"must be at most {MAX_BODY_BYTES} bytes")])

@@ -128,7 +128,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "MicrosoftCustomerAgreement",
     ),
     SettingSpec("ATTEST_IN_CALL_ATTEMPTS", "HTTP attempts per transient failure inside one delivery", "3"),
-    SettingSpec("ATTEST_RETRY_BUDGET", "Scheduled redeliveries before dead-lettering as RetriesExhausted", "8"),
+    SettingSpec(
+        "ATTEST_RETRY_BUDGET",
+        "Scheduled redeliveries before dead-lettering (RetriesExhausted, or PartnerCenterUnreachable)",
+        "8",
+    ),
     SettingSpec("ATTEST_RETRY_BASE_SECONDS", "First scheduled-retry delay; doubles per attempt, with jitter", "30"),
     SettingSpec("ATTEST_RETRY_MAX_SECONDS", "Upper bound of one scheduled-retry delay", "3600"),
     # Metadata cache.

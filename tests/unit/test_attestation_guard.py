@@ -79,9 +79,14 @@ async def test_unexpected_exception_from_metadata_is_retry_later() -> None:
     assert api.calls == 0
 
 
-async def test_unexpected_exception_while_parsing_is_retry_later() -> None:
-    """A body the parser trips over (a bytearray) still gets an outcome, with no event id."""
-    outcome = await Attestor(RaisingApi(_bug()), Metadata()).attest_body(bytearray(BODY))
+async def test_unexpected_exception_while_parsing_is_retry_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A body the parser trips over (a bug in it) still gets an outcome, with no event id."""
+
+    def tripping_parser(raw: object) -> object:
+        raise AttributeError("ada@example.com")
+
+    monkeypatch.setattr("shared.attestation.parse_event", tripping_parser)
+    outcome = await Attestor(RaisingApi(_bug()), Metadata()).attest_body(BODY)
 
     assert isinstance(outcome, RetryLater)
     assert outcome.event_id == ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import unicodedata
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -171,7 +172,8 @@ def valid_events(draw: st.DrawFn) -> dict[str, Any]:
 @FAST
 @given(valid_events())
 def test_valid_event_round_trips_through_json(doc: dict[str, Any]) -> None:
-    """A generated valid event survives json.dumps → parse_event with equal fields and a UTC date."""
+    """A generated valid event survives json.dumps → parse_event with equal fields (names and email in Unicode
+    NFC, as the contract normalises them) and a UTC date."""
     event = parse_event(json.dumps(doc))
 
     contact = doc["primaryContact"]
@@ -180,9 +182,9 @@ def test_valid_event_round_trips_through_json(doc: dict[str, Any]) -> None:
     assert event.date_agreed == datetime.fromisoformat(doc["dateAgreed"])
     assert event.date_agreed.utcoffset() == timedelta(0)
     assert event.date_agreed.tzinfo is UTC
-    assert event.primary_contact.first_name == contact["firstName"]
-    assert event.primary_contact.last_name == contact["lastName"]
-    assert event.primary_contact.email == contact["email"]
+    assert event.primary_contact.first_name == unicodedata.normalize("NFC", contact["firstName"])
+    assert event.primary_contact.last_name == unicodedata.normalize("NFC", contact["lastName"])
+    assert event.primary_contact.email == unicodedata.normalize("NFC", contact["email"])
     assert event.primary_contact.phone_number == contact.get("phoneNumber")
     assert event.agreement_type == doc.get("agreementType", "MicrosoftCustomerAgreement")
     assert event.correlation_id == doc.get("correlationId")

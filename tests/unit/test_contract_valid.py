@@ -330,3 +330,10 @@ def test_example_events_parse_as_documented() -> None:
     assert 12 <= len(outcomes) <= 20
     assert {eid: fields for eid, fields in outcomes if fields != "valid"} == INVALID_EXAMPLES
     assert len(outcomes) - len(dict(outcomes)) == 1  # exactly one duplicated eventId
+
+
+@pytest.mark.parametrize("wrap", [bytearray, memoryview], ids=["bytearray", "memoryview"])
+def test_a_body_as_bytearray_or_memoryview_parses_like_bytes(wrap: Any) -> None:
+    """Hosts may hand the body over as a bytearray or memoryview: it parses exactly like bytes."""
+    body = json.dumps(valid_event()).encode()
+    assert parse_event(wrap(body)) == parse_event(body)
