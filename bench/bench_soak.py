@@ -175,7 +175,9 @@ def main() -> None:
             time.sleep(args.outage_seconds / 2)
             simulator = SimulatorServer(state, port=port)
             simulator.start()
-            state.configure_faults(server_error_rate=1.0, server_error_shapes=(ServerErrorShape.EMPTY_503,))
+            state.configure_faults(
+                FaultConfig(server_error_rate=1.0, server_error_shapes=(ServerErrorShape.EMPTY_503,))
+            )
             time.sleep(args.outage_seconds / 2)
             state.configure_faults(faults(args.seed + 1))  # recovered; the background faults go on
             time.sleep(1.0)
