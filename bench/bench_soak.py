@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from pathlib import Path
 from azure.servicebus.aio import ServiceBusClient
 
 from emulators.local_stack import simulator_app_settings
-from emulators.partner_center.faults import FaultConfig, ServerErrorShape
+from emulators.partner_center.faults import FaultConfig
 from emulators.partner_center.server import SimulatorServer
 from emulators.servicebus.config import QueueProperties
 from emulators.servicebus.server import ServiceBusEmulator
@@ -108,12 +107,6 @@ def drained(emulator: ServiceBusEmulator) -> bool:
     return depths.active == 0 and depths.scheduled == 0 and depths.locked == 0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20_000)
@@ -129,8 +122,7 @@ def main() -> None:
         duplicate_detection_history_time_window=timedelta(days=1),
         default_message_time_to_live=timedelta(days=14),
     )
-    port = free_port()
-    simulator = SimulatorServer(port=port)
+    simulator = SimulatorServer()
     simulator.start()
     state = simulator.state
     with tempfile.TemporaryDirectory() as scratch, running_emulator(queues={QUEUE: properties}) as emulator:
@@ -171,15 +163,7 @@ def main() -> None:
             started = time.perf_counter()
             wait_for(lambda: settled_count(simulator, emulator, customers) >= len(soak) // 2, 3600)
             outage_began = time.perf_counter()
-            simulator.stop()  # connections refused
-            time.sleep(args.outage_seconds / 2)
-            simulator = SimulatorServer(state, port=port)
-            simulator.start()
-            state.configure_faults(
-                FaultConfig(server_error_rate=1.0, server_error_shapes=(ServerErrorShape.EMPTY_503,))
-            )
-            time.sleep(args.outage_seconds / 2)
-            state.configure_faults(faults(args.seed + 1))  # recovered; the background faults go on
+            simulator.outage(refused_seconds=args.outage_seconds / 2, unavailable_seconds=args.outage_seconds / 2)
             time.sleep(1.0)
             vitals_outage = worker_vitals(worker.pid)
             outage_ended = time.perf_counter()

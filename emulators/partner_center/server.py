@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from aiohttp import web
 
 from emulators.partner_center.app import build_app
 from emulators.partner_center.conventions import DEFAULT_TENANT_ID
-from emulators.partner_center.faults import FaultConfig
+from emulators.partner_center.faults import FaultConfig, ServerErrorShape
 from emulators.partner_center.state import SimulatorConfig, SimulatorState
 
 SHUTDOWN_TIMEOUT_SECONDS = 2.0
@@ -176,6 +177,20 @@ class SimulatorServer(_AddressViews):
         self._thread = None
         self._address = None
 
+    def outage(self, *, refused_seconds: float, unavailable_seconds: float) -> None:
+        """Partner Center goes away and comes back, blocking the caller meanwhile: connections are refused
+        for ``refused_seconds`` (the server is stopped), then every request is answered 503 with an empty body
+        for ``unavailable_seconds``; then the faults configured before the outage apply again."""
+        before = self.state.faults
+        self.stop()
+        time.sleep(refused_seconds)
+        self.start()
+        self.state.configure_faults(
+            FaultConfig(server_error_rate=1.0, server_error_shapes=(ServerErrorShape.EMPTY_503,))
+        )
+        time.sleep(unavailable_seconds)
+        self.state.configure_faults(before)
+
     def _run(self) -> None:
         asyncio.run(self._serve())
 
@@ -193,6 +208,7 @@ class SimulatorServer(_AddressViews):
             self._ready.set()
             raise
         self._address = SimulatorAddress(self._host, port)
+        self._port = port  # a restart (see ``outage``) comes back on the same address
         self._ready.set()
         try:
             await self._stop.wait()

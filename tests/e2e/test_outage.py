@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -25,7 +25,6 @@ import pytest
 from azure.servicebus.aio import ServiceBusClient
 
 from emulators.local_stack import simulator_app_settings
-from emulators.partner_center.faults import ServerErrorShape
 from emulators.partner_center.server import SimulatorServer
 from emulators.servicebus.config import QueueProperties
 from emulators.servicebus.server import ServiceBusEmulator
@@ -43,12 +42,6 @@ REFUSED_SECONDS = 25.0
 UNAVAILABLE_SECONDS = 20.0  # 25 + 20 = the 45-second outage
 DRAIN_TIMEOUT_SECONDS = 240.0
 FD_SLACK = 8  # descriptors the worker may legitimately hold beyond its warm level (a reconnect, a log file)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -94,8 +87,7 @@ def test_outage_at_concurrency_32_ends_attested_or_retries_exhausted_without_lea
 ) -> None:
     """45 s of refused connections then 503s at concurrency 32: no MaxDeliveryCountExceeded, every event attested
     once or RetriesExhausted, and the worker's file descriptors back at their warm level."""
-    port = _free_port()
-    simulator = SimulatorServer(port=port)
+    simulator = SimulatorServer()
     simulator.start()
     state = simulator.state
     warm = [parse_event(event_dict(eventId=f"warm-{i:03d}")) for i in range(CONCURRENCY)]
@@ -133,15 +125,15 @@ def test_outage_at_concurrency_32_ends_attested_or_retries_exhausted_without_lea
         time.sleep(1.0)
         warm_descriptors = _open_descriptors(worker.pid)
 
-        simulator.stop()  # connections refused
+        outage = threading.Thread(
+            target=simulator.outage,
+            kwargs={"refused_seconds": REFUSED_SECONDS, "unavailable_seconds": UNAVAILABLE_SECONDS},
+        )
+        outage.start()
+        time.sleep(0.5)  # connections are refused by now
         asyncio.run(_publish(emulator.connection_string, events))
-        time.sleep(REFUSED_SECONDS)
-        simulator = SimulatorServer(state, port=port)
-        simulator.start()
-        state.configure_faults(server_error_rate=1.0, server_error_shapes=(ServerErrorShape.EMPTY_503,))
-        time.sleep(UNAVAILABLE_SECONDS)
+        outage.join()
         peak_descriptors = _open_descriptors(worker.pid)
-        state.configure_faults(server_error_rate=0.0)  # recovered
 
         assert _wait_until(lambda: _drained(emulator), DRAIN_TIMEOUT_SECONDS), (
             f"not drained: {emulator.queue_depths(QUEUE)}; see {log}"
