@@ -14,9 +14,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypeVar
-
-_E = TypeVar("_E", bound=StrEnum)
 
 
 class ClientCredentialType(StrEnum):
@@ -178,7 +175,7 @@ def _get_int(env: Mapping[str, str], name: str) -> int:
         raise MissingSettingError(f"app setting {name} must be a whole number, got {raw!r}") from None
 
 
-def _choice(env: Mapping[str, str], name: str, choices: type[_E]) -> _E:
+def _choice[E: StrEnum](env: Mapping[str, str], name: str, choices: type[E]) -> E:
     raw = _get(env, name)
     try:
         return choices(raw.strip().lower())

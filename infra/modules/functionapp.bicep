@@ -1,4 +1,4 @@
-// The Function App (Python 3.11, Linux) and its plan: Flex Consumption by default, Linux Consumption
+// The Function App (Python 3.13, Linux) and its plan: Flex Consumption by default, Linux Consumption
 // where Flex is not offered. Runs as the user-assigned identity; every connection is identity-based.
 
 param name string
@@ -83,7 +83,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     publicNetworkAccess: 'Enabled'
     keyVaultReferenceIdentity: identityId
     siteConfig: {
-      linuxFxVersion: isFlex ? null : 'Python|3.11'
+      linuxFxVersion: isFlex ? null : 'Python|3.13'
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
       ftpsState: 'Disabled'
@@ -110,7 +110,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       }
       runtime: {
         name: 'python'
-        version: '3.11'
+        version: '3.13'
       }
     } : null
   }

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from azure.servicebus import ServiceBusReceiveMode, ServiceBusSubQueue
@@ -50,8 +50,6 @@ EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
 DEFAULT_QUEUE = "mca-events"
 KNOWN_REASONS = ", ".join(reason.value for reason in DeadLetterReason)
-
-T = TypeVar("T")
 
 
 def _iso_time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
@@ -110,7 +108,7 @@ def _selection_options(func: Callable[..., None]) -> Callable[..., None]:
     return decorated
 
 
-def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+def _run[T](coroutine: Coroutine[Any, Any, T]) -> T:
     """Run one operation; connection settings missing → exit 2, a Service Bus failure → exit 1."""
     err = Console(stderr=True)
     try:

@@ -78,19 +78,6 @@ async def test_bad_events_are_dead_lettered_with_their_reason(
     assert sender.scheduled == []
 
 
-async def test_throttling_schedules_a_retry_not_a_dead_letter(
-    simulator: SimulatorServer, sender: RecordingSender
-) -> None:
-    """429 with a long Retry-After: a copy is scheduled at least that far out, then the original completed."""
-    simulator.state.configure_faults(throttle_rate=1.0, retry_after_seconds=45)
-    actions = await _deliver(event_dict())
-    assert actions.names == ["complete"]
-    assert len(sender.scheduled) == 1
-    copy, _ = sender.scheduled[0]
-    assert copy.application_properties is not None
-    assert copy.application_properties[ATTEMPT_PROPERTY] == 1
-
-
 async def test_server_error_storm_exhausts_the_budget(simulator: SimulatorServer, sender: RecordingSender) -> None:
     """5xx on every call: retries are scheduled until the budget (2 here) is spent, then RetriesExhausted."""
     simulator.state.configure_faults(server_error_rate=1.0)

@@ -1,4 +1,7 @@
-"""The function app without a host: registration, binding JSON, lazy imports, and settlement per outcome."""
+"""The function app without a host: lazy imports, and settlement per outcome.
+
+Registration and binding JSON are pinned where the real worker reports them (tests/functions_host/test_indexing.py).
+"""
 
 from __future__ import annotations
 
@@ -25,41 +28,6 @@ from tests.fakes import RecordingMessageActions, RecordingSender, app_functions,
 
 def _functions() -> dict[str, Any]:
     return app_functions()
-
-
-def test_app_registers_exactly_the_two_triggers() -> None:
-    """function_app registers the queue trigger and the timer, and nothing else."""
-    assert set(_functions()) == {"attest_signed_agreement", "refresh_agreement_metadata"}
-
-
-def test_queue_trigger_binding_json() -> None:
-    """The queue trigger reads its queue and connection from app settings and settles messages itself."""
-    bindings = json.loads(_functions()["attest_signed_agreement"].get_function_json())["bindings"]
-    assert bindings == [
-        {
-            "direction": "IN",
-            "type": "serviceBusTrigger",
-            "name": "message",
-            "connection": "ServiceBusConnection",
-            "queueName": "%SERVICEBUS_QUEUE_NAME%",
-            "autoCompleteMessages": False,
-        }
-    ]
-
-
-def test_timer_binding_json() -> None:
-    """The timer's schedule comes from an app setting and uses the singleton monitor."""
-    bindings = json.loads(_functions()["refresh_agreement_metadata"].get_function_json())["bindings"]
-    assert bindings == [
-        {
-            "direction": "IN",
-            "type": "timerTrigger",
-            "name": "timer",
-            "schedule": "%METADATA_REFRESH_SCHEDULE%",
-            "runOnStartup": False,
-            "useMonitor": True,
-        }
-    ]
 
 
 def test_importing_the_app_builds_nothing_and_loads_no_client_library() -> None:
@@ -157,23 +125,6 @@ async def test_permanent_failure_dead_letters_with_reason_and_description(
     assert actions.calls == [
         ("deadletter", message, {"reason": "UnknownCustomer", "description": "HTTP 404 code 60003: Tenant not found"})
     ]
-
-
-async def test_invalid_body_is_dead_lettered_as_invalid_event(
-    sender: RecordingSender, metrics: RecordingMetrics
-) -> None:
-    """Undecodable bytes reach the real use case and are dead-lettered InvalidEvent, naming the body."""
-    from shared.attestation import Attestor
-
-    attestor = Attestor(api=None, metadata=None)  # type: ignore[arg-type] # never reached for invalid input
-    runtime.install(FakeServices(attestor), metrics, sender)  # type: ignore[arg-type]
-    actions = RecordingMessageActions()
-    await _functions()["attest_signed_agreement"].get_user_function()(
-        message=received_message(b"\xff\xfe not json"), message_actions=actions
-    )
-    assert actions.names == ["deadletter"]
-    assert actions.calls[0][2]["reason"] == "InvalidEvent"
-    assert "body: must be UTF-8" in actions.calls[0][2]["description"]
 
 
 async def test_transient_failure_schedules_a_copy_then_completes(
