@@ -23,9 +23,11 @@ from typing import Any
 import httpx
 
 from emulators.local_stack import simulator_app_settings, simulator_process
-from shared.attestation import Attested, build_request
+from shared.attestation.contract import SignedAgreementEvent, parse_event
+from shared.attestation.outcomes import Attested
+from shared.attestation.ports import AttestationRequest
 from shared.bootstrap import open_services
-from shared.contract import SignedAgreementEvent, parse_event
+from shared.partner_center.agreement_attestation import agreement_request_for
 from shared.partner_center.agreement_request import derive_request_id
 from shared.settings import Settings
 
@@ -86,7 +88,7 @@ async def measure_naive_baseline(settings: Settings, count: int) -> dict[str, An
                 settings.partner_center_base_url + "/v1/agreements", params={"agreementType": event.agreement_type}
             )
             template_id = meta.json()["items"][0]["templateId"]
-        request = build_request(event, template_id)
+        request = agreement_request_for(AttestationRequest(event, template_id, ""))
         async with httpx.AsyncClient(headers=headers) as client:
             response = await client.post(
                 f"{settings.partner_center_base_url}/v1/customers/{event.customer_tenant_id}/agreements",

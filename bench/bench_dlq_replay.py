@@ -24,7 +24,7 @@ from azure.servicebus import ServiceBusMessage, ServiceBusSubQueue
 from azure.servicebus.aio import ServiceBusClient
 
 from emulators.local_stack import servicebus_emulator_process
-from shared.publishing import send_in_batches
+from shared.servicebus.publishing import send_in_batches
 
 QUEUE = "mca-events"
 REPO = Path(__file__).resolve().parent.parent

@@ -25,9 +25,9 @@ from bench_attestation import measure_use_case
 
 from emulators.local_stack import LocalSimulator, servicebus_emulator_process, simulator_app_settings, simulator_process
 from shared.bootstrap import open_services
-from shared.publishing import send_in_batches
+from shared.servicebus.publishing import send_in_batches
+from shared.servicebus.worker import Worker
 from shared.settings import Settings
-from shared.worker import Worker
 
 QUEUE = "mca-events"
 

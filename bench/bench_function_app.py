@@ -143,8 +143,8 @@ class InstantPartnerCenter:
     """Answers every attestation at once, so only our own code is timed."""
 
     async def create_customer_agreement(self, request: Any, *, request_id: str, correlation_id: str) -> Any:
+        from shared.attestation.errors import RequestIds
         from shared.partner_center.client import CreatedAgreement
-        from shared.partner_center.errors import RequestIds
 
         return CreatedAgreement(user_id="bench", ids=RequestIds(request_id, correlation_id))
 
@@ -154,7 +154,7 @@ class CountingFetcher:
         self.calls = 0
 
     async def __call__(self, agreement_type: str) -> Any:
-        from shared.metadata import AgreementMetadata, AgreementTemplate
+        from shared.attestation.metadata import AgreementMetadata, AgreementTemplate
 
         self.calls += 1
         template = AgreementTemplate("117a77b0-9360-443b-8795-c6dedc750cf9", agreement_type, "", 0)
@@ -196,10 +196,11 @@ def build_messages(count: int) -> list[Any]:
 async def per_message(count: int) -> dict[str, float]:
     import function_app
     from functions.runtime import runtime
-    from shared.attestation import Attestor
+    from shared.attestation.use_case import Attestor
     from shared.metadata_cache import CachedMetadataSource, FileMetadataStore
     from shared.metrics import NoMetrics
-    from shared.settlement import RedeliveryPolicy
+    from shared.partner_center.agreement_attestation import AgreementPostAttestation
+    from shared.servicebus.settlement import RedeliveryPolicy
 
     fetcher = CountingFetcher()
     with tempfile.TemporaryDirectory() as cache:
@@ -208,7 +209,7 @@ async def per_message(count: int) -> dict[str, float]:
             "BenchServices",
             (),
             {
-                "attestor": Attestor(InstantPartnerCenter(), metadata),
+                "attestor": Attestor(AgreementPostAttestation(InstantPartnerCenter()), metadata),
                 "redelivery": RedeliveryPolicy(),
                 "rng": random.Random(1),
             },

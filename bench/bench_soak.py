@@ -40,8 +40,8 @@ from emulators.partner_center.server import SimulatorServer
 from emulators.servicebus.config import QueueProperties
 from emulators.servicebus.server import ServiceBusEmulator
 from emulators.servicebus.testing import running_emulator
-from shared.contract import SignedAgreementEvent, parse_event
-from shared.publishing import publish_events
+from shared.attestation.contract import SignedAgreementEvent, parse_event
+from shared.servicebus.publishing import publish_events
 
 QUEUE = "mca-events"
 FAULT_SHARE = 0.05

@@ -1,7 +1,7 @@
 """Queue trigger: one "customer signed MCA" message → one attestation, settled explicitly.
 
 ``auto_complete_messages=False`` with the SDK-type binding: the function itself completes, dead-letters
-or schedules a retry copy of each message (``shared.settlement`` decides which). A failure to settle
+or schedules a retry copy of each message (``shared.servicebus.settlement`` decides which). A failure to settle
 raises, so the host abandons the message and Service Bus redelivers it: never lost.
 """
 
@@ -26,10 +26,9 @@ async def attest_signed_agreement(
     message: servicebus.ServiceBusReceivedMessage, message_actions: servicebus.ServiceBusMessageActions
 ) -> None:
     from functions.settler import FunctionsMessageSettler
-    from shared.contract import MAX_BODY_BYTES
-    from shared.queue_messages import body_bytes, time_to_live_seconds
-    from shared.queue_processing import process_message
-    from shared.settlement import attempt_of
+    from shared.attestation.contract import MAX_BODY_BYTES
+    from shared.servicebus.messages import attempt_of, body_bytes, time_to_live_seconds
+    from shared.servicebus.processing import process_message
 
     services = await runtime.services()
     await process_message(

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 @bp.function_name("refresh_agreement_metadata")
 @bp.timer_trigger(arg_name="timer", schedule="%METADATA_REFRESH_SCHEDULE%", run_on_startup=False, use_monitor=True)
 async def refresh_agreement_metadata(timer: func.TimerRequest) -> None:
-    from shared.metadata_refresh import refresh_agreement_metadata as refresh
+    from shared.metadata_cache.refresh import refresh_agreement_metadata as refresh
 
     if timer.past_due:
         # A missed schedule (app stopped or scaled to zero): refreshing now is exactly what is wanted.

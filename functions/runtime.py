@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from shared.bootstrap import Services
     from shared.metrics import Metrics
-    from shared.retry_scheduler import MessageScheduler, RetryScheduler
+    from shared.servicebus.retry_scheduler import MessageScheduler, RetryScheduler
 
 
 class FunctionRuntime:
@@ -50,14 +50,14 @@ class FunctionRuntime:
         """The process's one scheduler of retry copies: every invocation shares its sender, one schedule at a
         time (concurrent first calls on a fresh sender race in the SDK; see shared/retry_scheduler.py)."""
         if self._scheduler is None:
-            from shared.retry_scheduler import RetryScheduler
+            from shared.servicebus.retry_scheduler import RetryScheduler
 
             self._scheduler = RetryScheduler(self._open_retry_sender)
         return self._scheduler
 
     async def _open_retry_sender(self) -> MessageScheduler:
         """A sender to the events queue (identity-based connection); called once, under the scheduler's lock."""
-        from shared.servicebus_connection import open_client_from_environment
+        from shared.servicebus.connection import open_client_from_environment
 
         services = await self.services()
         assert self._stack is not None
@@ -66,7 +66,7 @@ class FunctionRuntime:
 
     def install(self, services: Services, metrics: Metrics, retry_sender: MessageScheduler) -> None:
         """Test switch: use these instead of building from the environment (no host, no Azure)."""
-        from shared.retry_scheduler import RetryScheduler
+        from shared.servicebus.retry_scheduler import RetryScheduler
 
         self._services, self._metrics = services, metrics
         self._scheduler = RetryScheduler.over(retry_sender)

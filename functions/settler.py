@@ -12,8 +12,8 @@ from typing import Any
 
 from azure.servicebus import ServiceBusReceivedMessage
 
-from shared.queue_messages import copy_for_retry
-from shared.retry_scheduler import RetryScheduler
+from shared.servicebus.messages import copy_for_retry
+from shared.servicebus.retry_scheduler import RetryScheduler
 
 
 class FunctionsMessageSettler:

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import httpx
 
-from shared.attestation import Attestor
+from shared.attestation.use_case import Attestor
 from shared.metadata_cache import CachedMetadataSource, open_metadata_store
+from shared.partner_center.agreement_attestation import AgreementPostAttestation
 from shared.partner_center.auth import (
     ClientCredentialsProvider,
     InMemorySecret,
@@ -26,8 +27,8 @@ from shared.partner_center.auth import (
 )
 from shared.partner_center.client import PartnerCenterClient, new_http_client
 from shared.partner_center.retry import RetryPolicy
+from shared.servicebus.settlement import RedeliveryPolicy
 from shared.settings import AuthMode, ClientCredentialType, MissingSettingError, Settings
-from shared.settlement import RedeliveryPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,7 @@ async def _secret_sources(settings: Settings, stack: AsyncExitStack) -> tuple[Se
         from azure.identity.aio import DefaultAzureCredential
         from azure.keyvault.secrets.aio import SecretClient
 
-        from shared.partner_center.key_vault import KeyVaultSecret
+        from shared.partner_center.secrets import KeyVaultSecret
 
         credential = await stack.enter_async_context(DefaultAzureCredential())
         client = await stack.enter_async_context(SecretClient(settings.key_vault_url, credential))
@@ -157,7 +158,7 @@ async def open_services(
             tokens=tokens,
             partner_center=partner_center,
             metadata=metadata,
-            attestor=Attestor(partner_center, metadata, dry_run=dry_run),
+            attestor=Attestor(AgreementPostAttestation(partner_center), metadata, dry_run=dry_run),
             redelivery=RedeliveryPolicy(
                 budget=settings.retry_budget,
                 base_seconds=settings.retry_base_seconds,

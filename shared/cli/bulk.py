@@ -18,10 +18,11 @@ from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
-from shared.attestation import AlreadyAttested, Attested, Attestor, Outcome, Validated
+from shared.attestation.contract import InvalidEventError, SignedAgreementEvent, identifiers_of, parse_event
+from shared.attestation.outcomes import AlreadyAttested, Attested, Outcome, Validated
+from shared.attestation.use_case import Attestor
 from shared.cli.event_files import RawRecord
-from shared.contract import InvalidEventError, SignedAgreementEvent, identifiers_of, parse_event
-from shared.settlement import DeadLetterMessage, RedeliveryPolicy, ScheduleRetry, Settlement, decide
+from shared.servicebus.settlement import DeadLetterMessage, RedeliveryPolicy, ScheduleRetry, Settlement, decide
 
 
 class ResultStatus(StrEnum):

@@ -2,7 +2,7 @@
 
 ``list`` and ``export`` peek (nothing is locked or changed), ``replay`` sends copies back to the queue and
 then completes the originals, ``purge`` deletes only what it has just exported. The logic lives in
-``shared.dead_letters``; these commands parse options, open the client and print. See docs/operations.md.
+``shared.servicebus.dead_letters``; these commands parse options, open the client and print. See docs/operations.md.
 """
 
 from __future__ import annotations
@@ -24,25 +24,15 @@ from azure.servicebus.exceptions import ServiceBusError
 from rich.console import Console
 from rich.table import Table
 
-from shared.attestation import DeadLetterReason
+from shared.attestation.outcomes import DeadLetterReason
 from shared.cli.console import progress_bar, stdout_console
-from shared.dead_letters import (
-    DeadLetterFilter,
-    DeadLetterRecord,
-    EditError,
-    FieldEdit,
-    ReplayStatus,
-    ReplaySummary,
-    delete_exported,
-    find_matching,
-    full_document,
-    peek_one,
-    plan_replays,
-    replay,
-    summary_document,
-    write_export,
-)
-from shared.servicebus_connection import open_client_from_environment
+from shared.servicebus.connection import open_client_from_environment
+from shared.servicebus.dead_letters.browse import DeadLetterFilter, find_matching, peek_one
+from shared.servicebus.dead_letters.documents import full_document, summary_document, write_export
+from shared.servicebus.dead_letters.edits import EditError, FieldEdit
+from shared.servicebus.dead_letters.purge import delete_exported
+from shared.servicebus.dead_letters.records import DeadLetterRecord
+from shared.servicebus.dead_letters.replay import ReplayStatus, ReplaySummary, plan_replays, replay
 from shared.settings import MissingSettingError
 
 EXIT_OK = 0

@@ -17,8 +17,8 @@ from shared.cli.dlq_command import dlq
 from shared.cli.event_files import UnsupportedFileError, read_records
 from shared.cli.publish_command import publish
 from shared.observability import configure_logging
+from shared.servicebus.settlement import RedeliveryPolicy
 from shared.settings import MissingSettingError, Settings
-from shared.settlement import RedeliveryPolicy
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1

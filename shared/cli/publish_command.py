@@ -1,6 +1,6 @@
 """``mca-attest publish FILE``: validate a JSONL/CSV file of events and publish them to the Service Bus queue.
 
-For CRM integrators: the same messages a CRM integration should send (see ``shared.publishing`` and
+For CRM integrators: the same messages a CRM integration should send (see ``shared.servicebus.publishing`` and
 docs/publishing.md). Every record is validated first; invalid ones are reported with their field
 errors and not sent; a repeated eventId in the file is sent once.
 """
@@ -17,12 +17,12 @@ from azure.servicebus.exceptions import ServiceBusError
 from rich.console import Console
 from rich.table import Table
 
+from shared.attestation.contract import SignedAgreementEvent
 from shared.cli.bulk import BulkResult, ResultStatus, validate_records
 from shared.cli.console import progress_bar, stdout_console
 from shared.cli.event_files import UnsupportedFileError, read_records
-from shared.contract import SignedAgreementEvent
-from shared.publishing import DEFAULT_BATCH_SIZE, publish_events
-from shared.servicebus_connection import open_client_from_environment
+from shared.servicebus.connection import open_client_from_environment
+from shared.servicebus.publishing import DEFAULT_BATCH_SIZE, publish_events
 from shared.settings import MissingSettingError
 
 EXIT_OK = 0

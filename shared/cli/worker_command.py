@@ -27,8 +27,8 @@ def worker(concurrency: int, queue: str | None, grace_seconds: float) -> None:
 
 async def _run(settings: Settings, concurrency: int, queue: str, grace_seconds: float) -> None:
     from shared.bootstrap import open_services
-    from shared.servicebus_connection import open_client_from_environment
-    from shared.worker import Worker
+    from shared.servicebus.connection import open_client_from_environment
+    from shared.servicebus.worker import Worker
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -29,7 +29,7 @@ from azure.core.exceptions import (
 from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import ContainerClient, ExponentialRetry
 
-from shared.metadata import AgreementMetadata
+from shared.attestation.metadata import AgreementMetadata
 from shared.metadata_cache.store import (
     MetadataStoreError,
     StoredMetadata,

@@ -26,14 +26,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from shared.metadata import AgreementMetadata, NoTemplateError
+from shared.attestation.errors import AuthError, PartnerCenterError, TransientError
+from shared.attestation.metadata import AgreementMetadata, NoTemplateError
 from shared.metadata_cache.store import (
     CorruptMetadataDocument,
     MetadataStore,
     MetadataStoreError,
     StoredMetadata,
 )
-from shared.partner_center.errors import AuthError, PartnerCenterError, TransientError
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from shared.metadata import AgreementMetadata
+from shared.attestation.metadata import AgreementMetadata
 from shared.metadata_cache.store import (
     MetadataStoreError,
     StoredMetadata,

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from shared.metadata import AgreementMetadata
+from shared.attestation.metadata import AgreementMetadata
 
 SCHEMA_VERSION = 1
 _AGREEMENT_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")

@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from shared.metadata import MCA, AgreementMetadata, AgreementTemplate
+from shared.attestation.errors import PartnerCenterError
+from shared.attestation.metadata import MCA, AgreementMetadata, AgreementTemplate
 from shared.metadata_cache.store import MetadataStore, MetadataStoreError, StoredMetadata
-from shared.partner_center.errors import PartnerCenterError
 
 
 def make_metadata(

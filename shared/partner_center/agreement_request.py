@@ -17,7 +17,6 @@ from typing import Any
 
 # Fixed namespaces: changing them would change every request id and defeat idempotency across versions.
 _REQUEST_ID_NAMESPACE = uuid.UUID("6c2b0f7e-3a51-5d0e-9a8e-4f1d2c7b9e10")
-_CORRELATION_ID_NAMESPACE = uuid.UUID("0b8f4a62-1d7c-5e39-8a41-9c2e6f3d5b27")
 
 
 def format_date_agreed(value: datetime) -> str:
@@ -65,8 +64,3 @@ def derive_request_id(event_id: str, request: AgreementRequest) -> str:
     """MS-RequestId: stable for the same event and body; new when either changes."""
     material = f"{event_id}\n{request.customer_tenant_id}\n".encode() + request.canonical_bytes()
     return str(uuid.uuid5(_REQUEST_ID_NAMESPACE, material.decode("utf-8")))
-
-
-def derive_correlation_id(event_id: str) -> str:
-    """MS-CorrelationId when the event carries none: stable per event, so all its calls group together."""
-    return str(uuid.uuid5(_CORRELATION_ID_NAMESPACE, event_id))

@@ -32,22 +32,21 @@ from typing import Any, Protocol
 
 import httpx
 
-from shared.partner_center.client_assertion import (
-    ASSERTION_TYPE,
-    CertificateError,
-    SigningCertificate,
-    client_assertion,
-)
-from shared.partner_center.errors import (
-    HTTP_STACK_ERRORS,
+from shared.attestation.errors import (
     AuthError,
     ConnectionFailed,
     ConsentRequired,
     PartnerCenterError,
     RequestIds,
     ServerError,
-    translate_transport_error,
 )
+from shared.partner_center.client_assertion import (
+    ASSERTION_TYPE,
+    CertificateError,
+    SigningCertificate,
+    client_assertion,
+)
+from shared.partner_center.responses import HTTP_STACK_ERRORS, translate_transport_error
 
 log = logging.getLogger(__name__)
 

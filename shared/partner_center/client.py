@@ -23,16 +23,12 @@ from typing import Any
 
 import httpx
 
-from shared.metadata import KNOWN_AGREEMENT_TYPES, AgreementMetadata, AgreementTemplate
+from shared.attestation.errors import AuthError, PartnerCenterError, RequestIds, TransientError, Unreachable
+from shared.attestation.metadata import KNOWN_AGREEMENT_TYPES, AgreementMetadata, AgreementTemplate
 from shared.partner_center.agreement_request import AgreementRequest
 from shared.partner_center.auth import TokenProvider
-from shared.partner_center.errors import (
+from shared.partner_center.responses import (
     HTTP_STACK_ERRORS,
-    AuthError,
-    PartnerCenterError,
-    RequestIds,
-    TransientError,
-    Unreachable,
     classify_response,
     success_document,
     translate_transport_error,

@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from shared.backoff import exponential_delay
-from shared.partner_center.errors import PartnerCenterError, TransientError
+from shared.attestation.backoff import exponential_delay
+from shared.attestation.errors import PartnerCenterError, TransientError
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from emulators.partner_center.server import SimulatorServer
 from emulators.servicebus.config import QueueProperties
 from emulators.servicebus.server import ServiceBusEmulator
 from emulators.servicebus.testing import running_emulator
-from shared.publishing import send_in_batches
+from shared.servicebus.publishing import send_in_batches
 
 pytestmark = pytest.mark.e2e
 

@@ -29,8 +29,8 @@ from emulators.partner_center.server import SimulatorServer
 from emulators.servicebus.config import QueueProperties
 from emulators.servicebus.server import ServiceBusEmulator
 from emulators.servicebus.testing import running_emulator
-from shared.contract import SignedAgreementEvent, parse_event
-from shared.publishing import publish_events
+from shared.attestation.contract import SignedAgreementEvent, parse_event
+from shared.servicebus.publishing import publish_events
 from tests.fakes import event_dict
 
 pytestmark = pytest.mark.e2e

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from shared.settlement import ATTEMPT_PROPERTY
+from shared.servicebus.messages import ATTEMPT_PROPERTY
 from tests.fakes import event_dict
 from tests.functions_host.host import RecordingSettlement, SettlementCall, protos
 from tests.functions_host.running import RunningApp, deliver

@@ -8,9 +8,9 @@ import uuid
 import pytest
 
 from emulators.partner_center.server import SimulatorServer
-from shared.attestation import AlreadyAttested, Attested, DeadLetter, DeadLetterReason, RetryLater
+from shared.attestation.contract import parse_event
+from shared.attestation.outcomes import AlreadyAttested, Attested, DeadLetter, DeadLetterReason, RetryLater
 from shared.bootstrap import Services
-from shared.contract import parse_event
 from tests.fakes import event_dict
 
 

@@ -13,7 +13,7 @@ from emulators.partner_center.certificates import ThrowawayCertificate, self_sig
 from emulators.partner_center.conventions import DEFAULT_CLIENT_ID
 from emulators.partner_center.server import SimulatorServer
 from emulators.partner_center.state import SimulatorConfig
-from shared.attestation import Attested, DeadLetter, DeadLetterReason
+from shared.attestation.outcomes import Attested, DeadLetter, DeadLetterReason
 from shared.bootstrap import open_services
 from shared.settings import Settings
 from tests.fakes import event_dict

@@ -18,9 +18,9 @@ from click.testing import CliRunner, Result
 
 from emulators.servicebus import ServiceBusEmulator
 from emulators.servicebus.testing import running_emulator
+from shared.attestation.contract import EVENT_TYPE, parse_event
 from shared.cli.main import cli
-from shared.contract import EVENT_TYPE, parse_event
-from shared.queue_messages import body_bytes, text_properties
+from shared.servicebus.messages import body_bytes, text_properties
 
 pytestmark = pytest.mark.integration
 

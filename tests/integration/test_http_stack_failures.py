@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from shared.metadata import MCA
+from shared.attestation.errors import ConnectionFailed
+from shared.attestation.metadata import MCA
 from shared.partner_center.agreement_request import AgreementRequest
 from shared.partner_center.client import PartnerCenterClient, new_http_client
-from shared.partner_center.errors import ConnectionFailed
 from shared.partner_center.retry import RetryPolicy
 
 pytestmark = pytest.mark.integration

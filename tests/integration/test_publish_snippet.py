@@ -16,8 +16,8 @@ from azure.servicebus import ServiceBusClient
 
 from emulators.servicebus import ServiceBusEmulator
 from emulators.servicebus.testing import running_emulator
-from shared.contract import EVENT_TYPE, parse_event
-from shared.queue_messages import body_bytes
+from shared.attestation.contract import EVENT_TYPE, parse_event
+from shared.servicebus.messages import body_bytes
 
 pytestmark = pytest.mark.integration
 

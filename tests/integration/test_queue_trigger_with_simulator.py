@@ -16,7 +16,7 @@ from functions.runtime import runtime
 from shared.bootstrap import Services
 from shared.metrics import RecordingMetrics
 from shared.observability import JsonFormatter
-from shared.settlement import ATTEMPT_PROPERTY
+from shared.servicebus.messages import ATTEMPT_PROPERTY
 from tests.fakes import RecordingMessageActions, RecordingSender, app_functions, event_dict, received_message
 
 

@@ -12,7 +12,7 @@ from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusRece
 
 from emulators.servicebus.config import QueueProperties
 from emulators.servicebus.testing import running_emulator
-from shared.queue_messages import copy_for_retry
+from shared.servicebus.messages import copy_for_retry
 
 pytestmark = pytest.mark.integration
 

@@ -10,21 +10,23 @@ from typing import Any
 
 import pytest
 
-from shared.attestation import (
+from shared.attestation import errors as pc
+from shared.attestation.contract import SignedAgreementEvent, parse_event
+from shared.attestation.correlation import derive_correlation_id
+from shared.attestation.metadata import MCA, AgreementMetadata, AgreementTemplate
+from shared.attestation.outcomes import (
     AlreadyAttested,
     Attested,
-    Attestor,
     DeadLetter,
     DeadLetterReason,
     RetryLater,
     Validated,
-    build_request,
     outcome_name,
 )
-from shared.contract import SignedAgreementEvent, parse_event
-from shared.metadata import MCA, AgreementMetadata, AgreementTemplate
-from shared.partner_center import errors as pc
-from shared.partner_center.agreement_request import AgreementRequest, derive_correlation_id, derive_request_id
+from shared.attestation.ports import AttestationRequest
+from shared.attestation.use_case import Attestor
+from shared.partner_center.agreement_attestation import AgreementPostAttestation, agreement_request_for
+from shared.partner_center.agreement_request import AgreementRequest, derive_request_id
 from shared.partner_center.client import CreatedAgreement
 
 TENANT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -121,7 +123,7 @@ async def test_attested_with_user_id() -> None:
     api = FakeApi(user_id="user-7")
     event = _event()
 
-    outcome = await Attestor(api, FakeMetadata()).attest(event)
+    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata()).attest(event)
 
     [call] = api.calls
     assert outcome == Attested("crm-42", call.request_id, derive_correlation_id("crm-42"), "user-7")
@@ -133,7 +135,7 @@ async def test_request_sent_is_built_from_the_event_and_current_template() -> No
     api = FakeApi()
     metadata = FakeMetadata()
 
-    await Attestor(api, metadata).attest(_event())
+    await Attestor(AgreementPostAttestation(api), metadata).attest(_event())
 
     [call] = api.calls
     assert metadata.asked == [MCA]
@@ -154,14 +156,16 @@ async def test_request_sent_is_built_from_the_event_and_current_template() -> No
 async def test_request_id_is_derived_from_event_and_request() -> None:
     """The MS-RequestId passed to the API is derive_request_id(event_id, request), the same on every delivery."""
     api = FakeApi()
-    attestor = Attestor(api, FakeMetadata())
+    attestor = Attestor(AgreementPostAttestation(api), FakeMetadata())
 
     await attestor.attest(_event())
     await attestor.attest(_event())
 
     first, second = api.calls
     assert first.request_id == derive_request_id("crm-42", first.request)
-    assert first.request_id == derive_request_id("crm-42", build_request(_event(), CURRENT_TEMPLATE))
+    assert first.request_id == derive_request_id(
+        "crm-42", agreement_request_for(AttestationRequest(_event(), CURRENT_TEMPLATE, ""))
+    )
     assert second.request_id == first.request_id
 
 
@@ -169,7 +173,7 @@ async def test_event_correlation_id_is_used_when_given() -> None:
     """An event's own correlationId is sent as MS-CorrelationId."""
     api = FakeApi()
 
-    outcome = await Attestor(api, FakeMetadata()).attest(_event(correlationId="crm-batch-7"))
+    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata()).attest(_event(correlationId="crm-batch-7"))
 
     assert api.calls[0].correlation_id == "crm-batch-7"
     assert outcome.correlation_id == "crm-batch-7"
@@ -179,7 +183,7 @@ async def test_already_attested() -> None:
     """600061 from Partner Center is the AlreadyAttested outcome."""
     api = FakeApi(pc.AlreadyAttested("exists", status=400, code="600061"))
 
-    outcome = await Attestor(api, FakeMetadata()).attest(_event())
+    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata()).attest(_event())
 
     assert outcome == AlreadyAttested("crm-42", api.calls[0].request_id, derive_correlation_id("crm-42"))
 
@@ -188,7 +192,7 @@ async def test_throttled_is_retry_later_with_retry_after() -> None:
     """Throttled becomes RetryLater carrying Partner Center's Retry-After and the error summary."""
     api = FakeApi(pc.Throttled("Rate limit is exceeded.", retry_after=57.0, status=429, ids=PC_IDS))
 
-    outcome = await Attestor(api, FakeMetadata()).attest(_event())
+    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata()).attest(_event())
 
     assert isinstance(outcome, RetryLater)
     assert outcome.retry_after == 57.0
@@ -199,7 +203,7 @@ async def test_throttled_is_retry_later_with_retry_after() -> None:
 @pytest.mark.parametrize("error", [pc.ServerError("boom", status=503), pc.ConnectionFailed("ConnectError")], ids=_ids)
 async def test_other_transient_errors_are_retry_later(error: pc.PartnerCenterError) -> None:
     """5xx and connection failures become RetryLater without a retry_after."""
-    outcome = await Attestor(FakeApi(error), FakeMetadata()).attest(_event())
+    outcome = await Attestor(AgreementPostAttestation(FakeApi(error)), FakeMetadata()).attest(_event())
 
     assert isinstance(outcome, RetryLater)
     assert outcome.retry_after is None
@@ -209,7 +213,7 @@ async def test_unreachable_is_retry_later_that_exhausts_as_partner_center_unreac
     """An answer that is not Partner Center's is RetryLater; when retries run out it is PartnerCenterUnreachable."""
     api = FakeApi(pc.Unreachable("Not Found", status=404, ids=PC_IDS))
 
-    outcome = await Attestor(api, FakeMetadata()).attest(_event())
+    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata()).attest(_event())
 
     assert isinstance(outcome, RetryLater)
     assert outcome.exhausted_reason is DeadLetterReason.PARTNER_CENTER_UNREACHABLE
@@ -221,7 +225,7 @@ async def test_unreachable_is_retry_later_that_exhausts_as_partner_center_unreac
 )
 async def test_other_transient_errors_exhaust_as_retries_exhausted(error: pc.PartnerCenterError) -> None:
     """Throttling and server errors exhaust as RetriesExhausted (the default)."""
-    outcome = await Attestor(FakeApi(error), FakeMetadata()).attest(_event())
+    outcome = await Attestor(AgreementPostAttestation(FakeApi(error)), FakeMetadata()).attest(_event())
 
     assert isinstance(outcome, RetryLater)
     assert outcome.exhausted_reason is DeadLetterReason.RETRIES_EXHAUSTED
@@ -232,7 +236,7 @@ async def test_permanent_errors_dead_letter_with_reason(error: pc.PartnerCenterE
     """Each permanent Partner Center error dead-letters with its reason and the error's summary."""
     api = FakeApi(error)
 
-    outcome = await Attestor(api, FakeMetadata()).attest(_event())
+    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata()).attest(_event())
 
     assert isinstance(outcome, DeadLetter)
     assert outcome.reason is reason
@@ -256,7 +260,9 @@ async def test_future_date_within_clock_skew_is_retry_later(offset: timedelta, r
     now = datetime.now(UTC).replace(microsecond=0)
     event = _event(dateAgreed=(now + offset).isoformat())
 
-    outcome = await Attestor(FakeApi(FUTURE_DATE), FakeMetadata(), clock=lambda: now).attest(event)
+    outcome = await Attestor(AgreementPostAttestation(FakeApi(FUTURE_DATE)), FakeMetadata(), clock=lambda: now).attest(
+        event
+    )
 
     assert isinstance(outcome, RetryLater)
     assert outcome.retry_after == retry_after
@@ -269,7 +275,9 @@ async def test_future_date_beyond_clock_skew_dead_letters() -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     event = _event(dateAgreed=(now - timedelta(minutes=6)).isoformat())
 
-    outcome = await Attestor(FakeApi(FUTURE_DATE), FakeMetadata(), clock=lambda: now).attest(event)
+    outcome = await Attestor(AgreementPostAttestation(FakeApi(FUTURE_DATE)), FakeMetadata(), clock=lambda: now).attest(
+        event
+    )
 
     assert isinstance(outcome, DeadLetter)
     assert outcome.reason is DeadLetterReason.FUTURE_DATE
@@ -280,7 +288,7 @@ async def test_metadata_permanent_failures_map_the_same(error: pc.PartnerCenterE
     """A permanent failure fetching metadata dead-letters with the same reason; nothing is posted."""
     api = FakeApi()
 
-    outcome = await Attestor(api, FakeMetadata(error)).attest(_event())
+    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata(error)).attest(_event())
 
     assert isinstance(outcome, DeadLetter)
     assert outcome.reason is reason
@@ -292,7 +300,9 @@ async def test_metadata_throttled_is_retry_later() -> None:
     """A throttled metadata fetch becomes RetryLater with its Retry-After; nothing is posted."""
     api = FakeApi()
 
-    outcome = await Attestor(api, FakeMetadata(pc.Throttled("slow", retry_after=30.0, status=429))).attest(_event())
+    outcome = await Attestor(
+        AgreementPostAttestation(api), FakeMetadata(pc.Throttled("slow", retry_after=30.0, status=429))
+    ).attest(_event())
 
     assert isinstance(outcome, RetryLater)
     assert outcome.retry_after == 30.0
@@ -303,7 +313,7 @@ async def test_no_template_is_retry_later() -> None:
     """Metadata listing no template (NoTemplateError) is RetryLater, not a dead letter; nothing is posted."""
     api = FakeApi()
 
-    outcome = await Attestor(api, FakeMetadata(_metadata())).attest(_event())
+    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata(_metadata())).attest(_event())
 
     assert isinstance(outcome, RetryLater)
     assert outcome.retry_after is None
@@ -316,11 +326,11 @@ async def test_dry_run_validates_and_never_calls_the_api() -> None:
     api = FakeApi()
     event = _event()
 
-    outcome = await Attestor(api, FakeMetadata(), dry_run=True).attest(event)
+    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata(), dry_run=True).attest(event)
 
     assert outcome == Validated(
         "crm-42",
-        derive_request_id("crm-42", build_request(event, CURRENT_TEMPLATE)),
+        derive_request_id("crm-42", agreement_request_for(AttestationRequest(event, CURRENT_TEMPLATE, ""))),
         derive_correlation_id("crm-42"),
         CURRENT_TEMPLATE,
     )
@@ -332,7 +342,7 @@ async def test_known_template_override_is_honoured() -> None:
     """An event's templateId that metadata knows is posted instead of the current one."""
     api = FakeApi()
 
-    await Attestor(api, FakeMetadata()).attest(_event(templateId=OLDER_TEMPLATE))
+    await Attestor(AgreementPostAttestation(api), FakeMetadata()).attest(_event(templateId=OLDER_TEMPLATE))
 
     assert api.calls[0].request.template_id == OLDER_TEMPLATE
 
@@ -341,7 +351,9 @@ async def test_unknown_template_override_dead_letters() -> None:
     """An event's templateId that is not a current template dead-letters as InvalidEvent; nothing is posted."""
     api = FakeApi()
 
-    outcome = await Attestor(api, FakeMetadata()).attest(_event(templateId="22222222-2222-2222-2222-222222222222"))
+    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata()).attest(
+        _event(templateId="22222222-2222-2222-2222-222222222222")
+    )
 
     assert isinstance(outcome, DeadLetter)
     assert outcome.reason is DeadLetterReason.INVALID_EVENT
@@ -353,7 +365,9 @@ async def test_attest_body_with_valid_bytes() -> None:
     """attest_body parses a valid message body and attests it."""
     api = FakeApi()
 
-    outcome = await Attestor(api, FakeMetadata()).attest_body(json.dumps(_event_doc()).encode())
+    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata()).attest_body(
+        json.dumps(_event_doc()).encode()
+    )
 
     assert isinstance(outcome, Attested)
     assert len(api.calls) == 1
@@ -378,7 +392,7 @@ async def test_attest_body_with_invalid_bytes_dead_letters(body: bytes, fields: 
     api = FakeApi()
     metadata = FakeMetadata()
 
-    outcome = await Attestor(api, metadata).attest_body(body)
+    outcome = await Attestor(AgreementPostAttestation(api), metadata).attest_body(body)
 
     assert isinstance(outcome, DeadLetter)
     assert outcome.reason is DeadLetterReason.INVALID_EVENT
@@ -391,8 +405,10 @@ async def test_attest_body_with_invalid_bytes_dead_letters(body: bytes, fields: 
 async def test_outcome_logs_carry_ids_and_no_personal_data(caplog: pytest.LogCaptureFixture) -> None:
     """Outcome logs carry event id, outcome, reason and request ids, never a name, email or phone number."""
     caplog.set_level(logging.INFO, logger="shared.attestation")
-    attestor_ok = Attestor(FakeApi(), FakeMetadata())
-    attestor_dead = Attestor(FakeApi(pc.UnknownCustomer("Zoë Okafor not found", status=404)), FakeMetadata())
+    attestor_ok = Attestor(AgreementPostAttestation(FakeApi()), FakeMetadata())
+    attestor_dead = Attestor(
+        AgreementPostAttestation(FakeApi(pc.UnknownCustomer("Zoë Okafor not found", status=404))), FakeMetadata()
+    )
 
     attested = await attestor_ok.attest(_event())
     dead = await attestor_dead.attest(_event(eventId="crm-43"))

@@ -9,10 +9,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.attestation import Attestor, RetryLater
-from shared.contract import parse_event
-from shared.metadata import MCA, AgreementMetadata, AgreementTemplate
-from shared.partner_center.agreement_request import AgreementRequest, derive_correlation_id
+from shared.attestation.contract import parse_event
+from shared.attestation.correlation import derive_correlation_id
+from shared.attestation.metadata import MCA, AgreementMetadata, AgreementTemplate
+from shared.attestation.outcomes import RetryLater
+from shared.attestation.use_case import Attestor
+from shared.partner_center.agreement_attestation import AgreementPostAttestation
+from shared.partner_center.agreement_request import AgreementRequest
 from shared.partner_center.client import CreatedAgreement
 from tests.contract_samples import EMAIL, FIRST, LAST, valid_event
 
@@ -54,7 +57,7 @@ async def test_unexpected_exception_from_the_api_is_retry_later(caplog: pytest.L
     """An unexpected exception while posting is RetryLater naming its type only, logged at ERROR without its text."""
     caplog.set_level(logging.INFO, logger="shared.attestation")
 
-    outcome = await Attestor(RaisingApi(_bug()), Metadata()).attest_body(BODY)
+    outcome = await Attestor(AgreementPostAttestation(RaisingApi(_bug())), Metadata()).attest_body(BODY)
 
     assert outcome == RetryLater("crm-42", "", derive_correlation_id("crm-42"), None, "unexpected error: KeyError")
     [error_record] = [r for r in caplog.records if r.levelno == logging.ERROR]
@@ -72,7 +75,7 @@ async def test_unexpected_exception_from_metadata_is_retry_later() -> None:
     """An unexpected exception while resolving the template is RetryLater too; nothing is posted."""
     api = RaisingApi(AssertionError("not called"))
 
-    outcome = await Attestor(api, Metadata(RuntimeError("boom"))).attest(parse_event(BODY))
+    outcome = await Attestor(AgreementPostAttestation(api), Metadata(RuntimeError("boom"))).attest(parse_event(BODY))
 
     assert isinstance(outcome, RetryLater)
     assert outcome.description == "unexpected error: RuntimeError"
@@ -85,8 +88,8 @@ async def test_unexpected_exception_while_parsing_is_retry_later(monkeypatch: py
     def tripping_parser(raw: object) -> object:
         raise AttributeError("ada@example.com")
 
-    monkeypatch.setattr("shared.attestation.parse_event", tripping_parser)
-    outcome = await Attestor(RaisingApi(_bug()), Metadata()).attest_body(BODY)
+    monkeypatch.setattr("shared.attestation.use_case.parse_event", tripping_parser)
+    outcome = await Attestor(AgreementPostAttestation(RaisingApi(_bug())), Metadata()).attest_body(BODY)
 
     assert isinstance(outcome, RetryLater)
     assert outcome.event_id == ""
@@ -99,4 +102,4 @@ async def test_unexpected_exception_while_parsing_is_retry_later(monkeypatch: py
 async def test_cancellation_and_interrupts_are_not_swallowed(error: BaseException) -> None:
     """CancelledError and other BaseExceptions propagate: the guard catches Exception only."""
     with pytest.raises(type(error)):
-        await Attestor(RaisingApi(error), Metadata()).attest_body(BODY)
+        await Attestor(AgreementPostAttestation(RaisingApi(error)), Metadata()).attest_body(BODY)

@@ -9,9 +9,12 @@ from typing import Any
 
 import pytest
 
-from shared.attestation import Attestor, DeadLetter, RetryLater, redact_personal_data
-from shared.metadata import MCA, AgreementMetadata, AgreementTemplate
-from shared.partner_center import errors as pc
+from shared.attestation import errors as pc
+from shared.attestation.metadata import MCA, AgreementMetadata, AgreementTemplate
+from shared.attestation.outcomes import DeadLetter, RetryLater
+from shared.attestation.redaction import redact_personal_data
+from shared.attestation.use_case import Attestor
+from shared.partner_center.agreement_attestation import AgreementPostAttestation
 from shared.partner_center.agreement_request import AgreementRequest
 from shared.partner_center.client import CreatedAgreement
 from tests.contract_samples import EMAIL, FIRST, LAST, PHONE, valid_event
@@ -127,7 +130,9 @@ async def test_outcome_descriptions_quote_no_personal_data(
     """An error text quoting the contact reaches the outcome with placeholders, codes and request ids intact."""
     caplog.set_level(logging.DEBUG)
 
-    outcome = await Attestor(FailingApi(error), FixedMetadata()).attest_body(json.dumps(valid_event()).encode())
+    outcome = await Attestor(AgreementPostAttestation(FailingApi(error)), FixedMetadata()).attest_body(
+        json.dumps(valid_event()).encode()
+    )
 
     assert isinstance(outcome, DeadLetter | RetryLater)
     assert not _has_personal_data(outcome.description)

@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from shared.attestation import Attestor, DeadLetter, DeadLetterReason
-from shared.contract import (
+from shared.attestation.contract import (
     MAX_BODY_BYTES,
     MAX_EMAIL_CHARS,
     MAX_ID_CHARS,
@@ -26,10 +25,13 @@ from shared.contract import (
     InvalidEventError,
     parse_event,
 )
-from shared.metadata import MCA, AgreementMetadata, AgreementTemplate
+from shared.attestation.errors import RequestIds
+from shared.attestation.metadata import MCA, AgreementMetadata, AgreementTemplate
+from shared.attestation.outcomes import DeadLetter, DeadLetterReason
+from shared.attestation.use_case import Attestor
+from shared.partner_center.agreement_attestation import AgreementPostAttestation
 from shared.partner_center.agreement_request import AgreementRequest
 from shared.partner_center.client import CreatedAgreement
-from shared.partner_center.errors import RequestIds
 from tests.contract_samples import EMAIL, FIRST, LAST, PHONE, TEMPLATE, TENANT
 from tests.contract_samples import valid_event as sample_event
 
@@ -618,7 +620,7 @@ async def test_unknown_template_id_is_dead_lettered_without_a_call() -> None:
     api, metadata = RecordingApi(), FixedMetadata(mca_metadata())
     body = dumps(valid_event(templateId="9d0c6a57-1b2e-4f3a-8c4d-5e6f7a8b9c0d"))
 
-    outcome = await Attestor(api, metadata).attest_body(body)
+    outcome = await Attestor(AgreementPostAttestation(api), metadata).attest_body(body)
 
     assert isinstance(outcome, DeadLetter)
     assert outcome.reason is DeadLetterReason.INVALID_EVENT
@@ -633,7 +635,7 @@ async def test_known_template_id_in_other_case_is_posted() -> None:
     api = RecordingApi()
     body = dumps(valid_event(templateId=CURRENT_TEMPLATE.upper()))
 
-    outcome = await Attestor(api, FixedMetadata(mca_metadata())).attest_body(body)
+    outcome = await Attestor(AgreementPostAttestation(api), FixedMetadata(mca_metadata())).attest_body(body)
 
     assert not isinstance(outcome, DeadLetter)
     assert [request.template_id for request, _, _ in api.calls] == [CURRENT_TEMPLATE]
@@ -644,7 +646,7 @@ async def test_invalid_body_is_dead_lettered_without_metadata_or_call() -> None:
     api, metadata = RecordingApi(), FixedMetadata(mca_metadata())
     body = dumps(with_contact(email="zephyrine@@example.com"))
 
-    outcome = await Attestor(api, metadata).attest_body(body)
+    outcome = await Attestor(AgreementPostAttestation(api), metadata).attest_body(body)
 
     assert isinstance(outcome, DeadLetter)
     assert outcome.reason is DeadLetterReason.INVALID_EVENT
@@ -678,7 +680,7 @@ async def test_invalid_event_is_logged_with_its_event_id(caplog: pytest.LogCaptu
     body = dumps(with_contact(email="zephyrine@@example.com"))
 
     with caplog.at_level(logging.INFO, logger="shared.attestation"):
-        outcome = await Attestor(api, metadata).attest_body(body)
+        outcome = await Attestor(AgreementPostAttestation(api), metadata).attest_body(body)
 
     assert isinstance(outcome, DeadLetter)
     assert outcome.event_id == "crm-42"

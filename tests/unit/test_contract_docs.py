@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from shared.envelopes import UNSUPPORTED_FORM
+from shared.attestation.contract.envelopes import UNSUPPORTED_FORM
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "event-contract.md"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.contract import identifiers_of
+from shared.attestation.contract import identifiers_of
 from tests.contract_samples import TENANT, valid_event
 
 

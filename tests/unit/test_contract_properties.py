@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.contract import (
+from shared.attestation.contract import (
     MAX_ID_CHARS,
     MAX_NAME_CHARS,
     InvalidEventError,

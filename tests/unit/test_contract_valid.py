@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from shared.attestation import build_request
-from shared.contract import InvalidEventError, SignedAgreementEvent, parse_event
+from shared.attestation.contract import InvalidEventError, SignedAgreementEvent, parse_event
+from shared.attestation.ports import AttestationRequest
+from shared.partner_center.agreement_attestation import agreement_request_for
 from shared.partner_center.agreement_request import derive_request_id
 from tests.contract_samples import EMAIL, FIRST, LAST, PHONE, TEMPLATE, TENANT, valid_event
 
@@ -183,7 +184,7 @@ def test_nfd_and_nfc_spellings_give_the_same_request() -> None:
     assert spellings[0] != spellings[1]
 
     events = [parse_event(json.dumps(valid_event(primaryContact=spelling))) for spelling in spellings]
-    requests = [build_request(event, TEMPLATE) for event in events]
+    requests = [agreement_request_for(AttestationRequest(event, TEMPLATE, "")) for event in events]
 
     assert events[0] == events[1]
     assert events[1].primary_contact.first_name == contact["firstName"]

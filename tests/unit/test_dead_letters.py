@@ -15,26 +15,15 @@ from azure.servicebus import ServiceBusMessage
 from azure.servicebus.exceptions import MessageLockLostError, ServiceBusError
 from click.testing import CliRunner
 
+from shared.attestation.contract import InvalidEventError, parse_event
 from shared.cli.main import cli
-from shared.contract import InvalidEventError, parse_event
-from shared.dead_letters import (
-    DeadLetterFilter,
-    DeadLetterRecord,
-    EditError,
-    FieldEdit,
-    ReplayStatus,
-    apply_edits,
-    build_replay,
-    delete_exported,
-    find_matching,
-    peek_all,
-    peek_one,
-    plan_replays,
-    replay,
-    summary_document,
-    write_export,
-)
-from shared.message_ids import replay_message_id, retry_message_id
+from shared.servicebus.dead_letters.browse import DeadLetterFilter, find_matching, peek_all, peek_one
+from shared.servicebus.dead_letters.documents import summary_document, write_export
+from shared.servicebus.dead_letters.edits import EditError, FieldEdit, apply_edits
+from shared.servicebus.dead_letters.purge import delete_exported
+from shared.servicebus.dead_letters.records import DeadLetterRecord
+from shared.servicebus.dead_letters.replay import ReplayStatus, build_replay, plan_replays, replay
+from shared.servicebus.messages import replay_message_id, retry_message_id
 
 TENANT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 OTHER_TENANT = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"

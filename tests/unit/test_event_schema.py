@@ -5,15 +5,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from shared.contract import MAX_EMAIL_CHARS, MAX_ID_CHARS, MAX_NAME_CHARS, MAX_PHONE_CHARS, event_json_schema
-from shared.contract_schema import render
+from shared.attestation.contract import (
+    MAX_EMAIL_CHARS,
+    MAX_ID_CHARS,
+    MAX_NAME_CHARS,
+    MAX_PHONE_CHARS,
+    event_json_schema,
+)
+from shared.attestation.contract.schema import render
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "event-schema.v1.json"
-REGENERATE = ".venv/bin/python -m shared.contract_schema > docs/event-schema.v1.json"
+REGENERATE = ".venv/bin/python -m shared.attestation.contract.schema > docs/event-schema.v1.json"
 
 
 def test_committed_schema_matches_contract() -> None:
-    """docs/event-schema.v1.json is exactly what shared.contract generates today."""
+    """docs/event-schema.v1.json is exactly what shared.attestation.contract generates today."""
     committed = SCHEMA_PATH.read_text(encoding="utf-8")
 
     assert committed == render(), f"docs/event-schema.v1.json is stale; regenerate it with: {REGENERATE}"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.message_ids import (
+from shared.servicebus.messages import (
     MAX_MESSAGE_ID_LENGTH,
     derive_message_id,
     published_message_id,

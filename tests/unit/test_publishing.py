@@ -11,10 +11,10 @@ from azure.servicebus import ServiceBusMessage, ServiceBusMessageBatch
 from azure.servicebus.exceptions import MessageSizeExceededError
 from click.testing import CliRunner
 
+from shared.attestation.contract import EVENT_TYPE, SignedAgreementEvent, parse_event
 from shared.cli.main import cli
-from shared.contract import EVENT_TYPE, SignedAgreementEvent, parse_event
-from shared.message_ids import published_message_id
-from shared.publishing import canonical_body, event_message, publish_events
+from shared.servicebus.messages import canonical_body, event_message, published_message_id
+from shared.servicebus.publishing import publish_events
 
 TENANT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 NO_CONNECTION: dict[str, str | None] = {

@@ -9,8 +9,8 @@ import pytest
 from azure.servicebus import ServiceBusReceivedMessage
 from azure.servicebus._pyamqp.message import Message, Properties
 
-from shared.contract import MAX_BODY_BYTES, InvalidEventError, parse_event
-from shared.queue_messages import body_bytes
+from shared.attestation.contract import MAX_BODY_BYTES, InvalidEventError, parse_event
+from shared.servicebus.messages import body_bytes
 
 
 def message_with(**body: object) -> ServiceBusReceivedMessage:

@@ -10,7 +10,7 @@ import pytest
 from azure.servicebus import ServiceBusMessage
 from azure.servicebus.exceptions import ServiceBusConnectionError
 
-from shared.retry_scheduler import RetryScheduler
+from shared.servicebus.retry_scheduler import RetryScheduler
 
 
 class SlowSender:

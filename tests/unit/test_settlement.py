@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.attestation import RetryLater
-from shared.settlement import Complete, DeadLetterMessage, RedeliveryPolicy, ScheduleRetry, decide
+from shared.attestation.outcomes import RetryLater
+from shared.servicebus.settlement import Complete, DeadLetterMessage, RedeliveryPolicy, ScheduleRetry, decide
 
 POLICY = RedeliveryPolicy(budget=8, base_seconds=30, max_seconds=3600)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from shared.attestation import DeadLetterReason, RetryLater
-from shared.settlement import DeadLetterMessage, RedeliveryPolicy, ScheduleRetry, decide
+from shared.attestation.outcomes import DeadLetterReason, RetryLater
+from shared.servicebus.settlement import DeadLetterMessage, RedeliveryPolicy, ScheduleRetry, decide
 
 POLICY = RedeliveryPolicy(budget=3)
 

@@ -9,7 +9,7 @@ import pytest
 from azure.storage.blob.aio import ContainerClient, LinearRetry
 
 from emulators.azurite import AzuriteBlob, free_port
-from shared.metadata import MCA
+from shared.attestation.metadata import MCA
 from shared.metadata_cache import (
     BlobMetadataStore,
     CachedMetadataSource,
@@ -174,7 +174,7 @@ async def test_refresh_reaches_other_instances_through_the_blob(
 
 async def test_stale_blob_is_used_when_partner_center_is_down(container: ContainerClient) -> None:
     """A restarted instance serves the expired templateId from the blob when Partner Center is unreachable."""
-    from shared.partner_center.errors import ConnectionFailed
+    from shared.attestation.errors import ConnectionFailed
 
     clock = ManualClock()
     await BlobMetadataStore(container).write(make_metadata("stored", fetched_at=clock()), if_match=None)

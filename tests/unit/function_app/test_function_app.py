@@ -18,11 +18,11 @@ import pytest
 from azure.functions.timer import TimerRequest
 
 from functions.runtime import runtime
-from shared.attestation import AlreadyAttested, Attested, DeadLetter, DeadLetterReason, Outcome, RetryLater
-from shared.message_ids import retry_message_id
+from shared.attestation.outcomes import AlreadyAttested, Attested, DeadLetter, DeadLetterReason, Outcome, RetryLater
 from shared.metadata_cache import RefreshResult
 from shared.metrics import RecordingMetrics
-from shared.settlement import ATTEMPT_PROPERTY, RedeliveryPolicy
+from shared.servicebus.messages import ATTEMPT_PROPERTY, retry_message_id
+from shared.servicebus.settlement import RedeliveryPolicy
 from tests.fakes import RecordingMessageActions, RecordingSender, app_functions, event_dict, received_message
 
 
@@ -34,7 +34,7 @@ def test_importing_the_app_builds_nothing_and_loads_no_client_library() -> None:
     """A fresh `import function_app` reads no settings and imports neither httpx, pydantic nor our wiring."""
     probe = (
         "import sys, function_app; from functions.runtime import runtime; "
-        "print(sorted(m for m in ('httpx', 'pydantic', 'shared.bootstrap', 'shared.contract', 'azure.storage.blob') "
+        "print(sorted(m for m in ('httpx', 'pydantic', 'shared.bootstrap', 'shared.attestation.contract', 'azure.storage.blob') "
         "if m in sys.modules)); print(runtime._services is None)"
     )
     out = subprocess.run(  # noqa: S603 — the test's own interpreter and probe
@@ -202,7 +202,7 @@ async def test_timer_failed_refresh_is_logged_and_counted_not_raised(
     caplog: pytest.LogCaptureFixture, sender: RecordingSender, metrics: RecordingMetrics
 ) -> None:
     """A failed refresh keeps the last good value: an error log and a metric, and the timer does not raise."""
-    from shared.partner_center.errors import ServerError
+    from shared.attestation.errors import ServerError
 
     kept = RefreshResult(
         "MicrosoftCustomerAgreement", "good-id", "good-id", datetime.now(UTC), error=ServerError("HTTP 503", status=503)

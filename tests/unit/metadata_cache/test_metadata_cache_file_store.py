@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.metadata import MCA, MCLOUDA
+from shared.attestation.metadata import MCA, MCLOUDA
 from shared.metadata_cache import CorruptMetadataDocument, FileMetadataStore, MetadataStoreError, document_name
 from shared.metadata_cache.file_store import content_etag
 from shared.metadata_cache.testing import make_metadata

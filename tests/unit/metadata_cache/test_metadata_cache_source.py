@@ -8,10 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.metadata import MCA, MCLOUDA, AgreementMetadata, NoTemplateError
-from shared.metadata_cache import CachedMetadataSource, FileMetadataStore, MetadataStoreError
-from shared.metadata_cache.testing import ManualClock, RecordingFetcher, RecordingStore, make_metadata
-from shared.partner_center.errors import (
+from shared.attestation.errors import (
     AuthError,
     ConnectionFailed,
     InvalidRequest,
@@ -19,6 +16,9 @@ from shared.partner_center.errors import (
     ServerError,
     Throttled,
 )
+from shared.attestation.metadata import MCA, MCLOUDA, AgreementMetadata, NoTemplateError
+from shared.metadata_cache import CachedMetadataSource, FileMetadataStore, MetadataStoreError
+from shared.metadata_cache.testing import ManualClock, RecordingFetcher, RecordingStore, make_metadata
 
 TTL = 3600.0
 

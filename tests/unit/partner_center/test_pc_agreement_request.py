@@ -12,12 +12,8 @@ from typing import Any
 
 import pytest
 
-from shared.partner_center.agreement_request import (
-    AgreementRequest,
-    derive_correlation_id,
-    derive_request_id,
-    format_date_agreed,
-)
+from shared.attestation.correlation import derive_correlation_id
+from shared.partner_center.agreement_request import AgreementRequest, derive_request_id, format_date_agreed
 
 TENANT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 MCA_TEMPLATE = "117a77b0-9360-443b-8795-c6dedc750cf9"

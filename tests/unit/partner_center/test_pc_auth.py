@@ -11,17 +11,11 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
+from shared.attestation.errors import AuthError, ConnectionFailed, ConsentRequired, ServerError, TransientError
 from shared.partner_center.auth import (
     ClientCredentialsProvider,
     InMemorySecret,
     RefreshTokenProvider,
-)
-from shared.partner_center.errors import (
-    AuthError,
-    ConnectionFailed,
-    ConsentRequired,
-    ServerError,
-    TransientError,
 )
 
 TOKEN_URL = "https://login.example/partner-tenant/oauth2/v2.0/token"

@@ -15,10 +15,7 @@ import httpx
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from shared.metadata import MCA, MCLOUDA
-from shared.partner_center.agreement_request import AgreementRequest
-from shared.partner_center.client import CreatedAgreement, CustomerAgreement, PartnerCenterClient
-from shared.partner_center.errors import (
+from shared.attestation.errors import (
     AlreadyAttested,
     AuthError,
     ConnectionFailed,
@@ -27,6 +24,9 @@ from shared.partner_center.errors import (
     UnknownCustomer,
     Unreachable,
 )
+from shared.attestation.metadata import MCA, MCLOUDA
+from shared.partner_center.agreement_request import AgreementRequest
+from shared.partner_center.client import CreatedAgreement, CustomerAgreement, PartnerCenterClient
 from shared.partner_center.retry import RetryPolicy
 
 BASE_URL = "https://pc.example"

@@ -12,7 +12,7 @@ import pytest
 import yarl
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from shared.partner_center.errors import (
+from shared.attestation.errors import (
     AlreadyAttested,
     AuthError,
     ConnectionFailed,
@@ -28,6 +28,8 @@ from shared.partner_center.errors import (
     TransientError,
     UnknownCustomer,
     Unreachable,
+)
+from shared.partner_center.responses import (
     classify_response,
     parse_error_body,
     parse_retry_after,

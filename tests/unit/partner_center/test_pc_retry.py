@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from shared.backoff import exponential_delay
-from shared.partner_center.errors import (
+from shared.attestation.backoff import exponential_delay
+from shared.attestation.errors import (
     AlreadyAttested,
     AuthError,
     ConnectionFailed,

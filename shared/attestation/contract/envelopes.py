@@ -31,7 +31,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
-from shared.contract_fields import FieldError, Identifier, InvalidEventError, field_errors
+from shared.attestation.contract.fields import FieldError, Identifier, InvalidEventError, field_errors
 
 EVENT_TYPE = "mca.customer.signed.v1"  # CloudEvents `type`, Event Grid `eventType`, the message subject
 CLOUDEVENTS_SPECVERSION = "1.0"

@@ -1,7 +1,7 @@
 """The standalone worker: the queue trigger's job, hosted by the azure-servicebus SDK instead of Functions.
 
 It is how the system runs locally, and how a partner runs it in a container (Azure Container Apps with
-a KEDA Service Bus scaler). Same use case (``Attestor``), same settlement policy (``shared.settlement``);
+a KEDA Service Bus scaler). Same use case (``Attestor``), same settlement policy (``shared.servicebus.settlement``);
 only the ``MessageSettler`` differs: here it is an SDK receiver plus a sender for retry copies.
 
 - peek-lock receive, at most ``concurrency`` messages in flight, each with automatic lock renewal;
@@ -23,12 +23,11 @@ from azure.servicebus import ServiceBusReceivedMessage
 from azure.servicebus.aio import AutoLockRenewer, ServiceBusClient, ServiceBusReceiver
 from azure.servicebus.exceptions import ServiceBusError
 
+from shared.attestation.contract import MAX_BODY_BYTES
 from shared.bootstrap import Services
-from shared.contract import MAX_BODY_BYTES
-from shared.queue_messages import body_bytes, copy_for_retry, time_to_live_seconds
-from shared.queue_processing import process_message
-from shared.retry_scheduler import RetryScheduler
-from shared.settlement import attempt_of
+from shared.servicebus.messages import attempt_of, body_bytes, copy_for_retry, time_to_live_seconds
+from shared.servicebus.processing import process_message
+from shared.servicebus.retry_scheduler import RetryScheduler
 
 log = logging.getLogger(__name__)
 

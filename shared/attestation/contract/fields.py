@@ -1,6 +1,6 @@
 """The building blocks of contract v1: limits, field types and field-level errors.
 
-Both the event model (``shared.contract``) and the envelopes around it (``shared.envelopes``) validate
+Both the event model (``shared.attestation.contract``) and the envelopes around it (``shared.attestation.contract.envelopes``) validate
 with these types and report with these errors, so an identifier obeys one rule and a reason reads the
 same wherever it is found. Reasons name the field and the rule and never echo the value back, because
 values here are personal data (names, emails, phone numbers).

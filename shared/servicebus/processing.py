@@ -11,8 +11,9 @@ import random
 import time
 from dataclasses import dataclass
 
-from shared.attestation import Attestor, Outcome, outcome_name
-from shared.settlement import (
+from shared.attestation.outcomes import Outcome, outcome_name
+from shared.attestation.use_case import Attestor
+from shared.servicebus.settlement import (
     Complete,
     DeadLetterMessage,
     MessageSettler,

@@ -6,13 +6,13 @@ A CRM publishes one event per customer who accepted the Microsoft Customer Agree
      "primaryContact": {"firstName": "…", "lastName": "…", "email": "…", "phoneNumber": "…"},
      "agreementType": "MicrosoftCustomerAgreement", "correlationId": "…", "templateId": "<GUID>"}
 
-or the same object inside an envelope (see ``shared.envelopes``). ``parse_event`` accepts every form
+or the same object inside an envelope (see ``shared.attestation.contract.envelopes``). ``parse_event`` accepts every form
 and returns a frozen ``SignedAgreementEvent``; anything else raises ``InvalidEventError`` listing
 **every** failing field with a reason. Reasons name the field and the rule and never echo the value
 back, because values here are personal data (names, emails, phone numbers).
 
-The field types and errors live in ``shared.contract_fields``, the body and envelopes in
-``shared.envelopes``; this module is the event itself. The JSON Schema generated from
+The field types and errors live in ``shared.attestation.contract.fields``, the body and envelopes in
+``shared.attestation.contract.envelopes``; this module is the event itself. The JSON Schema generated from
 ``SignedAgreementEvent`` is committed as ``docs/event-schema.v1.json``.
 """
 
@@ -24,7 +24,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.contract_fields import (
+from shared.attestation.contract.envelopes import (
+    CLOUDEVENTS_SPECVERSION,
+    EVENT_TYPE,
+    MAX_BODY_BYTES,
+    decode_body,
+    is_cloud_event,
+    lenient_payload,
+    readable_event_id,
+    unwrap,
+)
+from shared.attestation.contract.fields import (
     ALLOWED_CLOCK_SKEW,
     MAX_EMAIL_CHARS,
     MAX_ID_CHARS,
@@ -39,16 +49,6 @@ from shared.contract_fields import (
     Name,
     OptionalPhone,
     field_errors,
-)
-from shared.envelopes import (
-    CLOUDEVENTS_SPECVERSION,
-    EVENT_TYPE,
-    MAX_BODY_BYTES,
-    decode_body,
-    is_cloud_event,
-    lenient_payload,
-    readable_event_id,
-    unwrap,
 )
 
 __all__ = [

@@ -19,7 +19,7 @@ Validated          complete (dry-run hosts only)
 =================  =====================================================================
 
 The retry attempt travels with the message in the application property ``mca-attempt``. The copy gets a
-fresh message id (``shared.message_ids.retry_message_id``: unique per original message and attempt) so
+fresh message id (``shared.servicebus.messages.retry_message_id``: unique per original message and attempt) so
 the queue's duplicate detection, keyed on the message id, cannot drop it.
 
 Every delay is bounded: never longer than ``RedeliveryPolicy.max_seconds`` (``ATTEST_RETRY_MAX_SECONDS``,
@@ -31,21 +31,12 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from shared.attestation import (
-    AlreadyAttested,
-    Attested,
-    DeadLetter,
-    Outcome,
-    RetryLater,
-    Validated,
-)
-from shared.backoff import exponential_delay
+from shared.attestation.backoff import exponential_delay
+from shared.attestation.outcomes import AlreadyAttested, Attested, DeadLetter, Outcome, RetryLater, Validated
 
-ATTEMPT_PROPERTY = "mca-attempt"  # how many scheduled retries this message already had
 MAX_DESCRIPTION_CHARS = 1024  # Service Bus keeps DeadLetterErrorDescription short; so do we
 
 
@@ -93,18 +84,6 @@ class ScheduleRetry:
 
 
 Settlement = Complete | DeadLetterMessage | ScheduleRetry
-
-
-def attempt_of(application_properties: Mapping[str | bytes, object] | None) -> int:
-    """The retry attempt a received message carries (0 for a first delivery). Tolerates bytes keys."""
-    if not application_properties:
-        return 0
-    for key, value in application_properties.items():
-        name = key.decode() if isinstance(key, bytes) else key
-        if name == ATTEMPT_PROPERTY:
-            text = value.decode() if isinstance(value, bytes) else str(value)
-            return max(0, int(text)) if text.strip().lstrip("-").isdigit() else 0
-    return 0
 
 
 def decide(

@@ -4,7 +4,7 @@ One event becomes one message:
 
 ==================  ===========================================================================
 body                the event as canonical JSON (contract v1, aliases, no nulls), UTF-8
-message_id          ``{eventId}/{digest of the body}`` (``shared.message_ids``): the queue's duplicate
+message_id          ``{eventId}/{digest of the body}`` (``shared.servicebus.messages``): the queue's duplicate
                     detection (one day in production) drops a resend of the same event, while a
                     correction — same event id, new content — has a new id and reaches the consumer
 correlation_id      the event's ``correlationId``, when it has one
@@ -19,7 +19,6 @@ from outside (a ``ServiceBusSender``, or a test's recording fake); they open no 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
@@ -27,12 +26,11 @@ from typing import Protocol
 from azure.servicebus import ServiceBusMessage, ServiceBusMessageBatch
 from azure.servicebus.exceptions import MessageSizeExceededError
 
-from shared.contract import EVENT_TYPE, SignedAgreementEvent
-from shared.message_ids import published_message_id
+from shared.attestation.contract import SignedAgreementEvent
+from shared.servicebus.messages import event_message
 
 log = logging.getLogger(__name__)
 
-CONTENT_TYPE = "application/json"
 DEFAULT_BATCH_SIZE = 100
 
 
@@ -42,24 +40,6 @@ class BatchSender(Protocol):
     async def create_message_batch(self, max_size_in_bytes: int | None = None) -> ServiceBusMessageBatch: ...
 
     async def send_messages(self, message: ServiceBusMessageBatch) -> None: ...
-
-
-def canonical_body(event: SignedAgreementEvent) -> bytes:
-    """The event as compact JSON with contract field names; absent optional fields are left out."""
-    doc = event.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def event_message(event: SignedAgreementEvent) -> ServiceBusMessage:
-    """The Service Bus message for ``event`` (see the table in the module docstring)."""
-    body = canonical_body(event)
-    return ServiceBusMessage(
-        body,
-        message_id=published_message_id(event.event_id, body),
-        correlation_id=event.correlation_id,
-        content_type=CONTENT_TYPE,
-        subject=EVENT_TYPE,
-    )
 
 
 async def publish_events(

@@ -24,7 +24,7 @@ from typing import Protocol
 
 from azure.servicebus import ServiceBusMessage
 
-from shared.backoff import exponential_delay
+from shared.attestation.backoff import exponential_delay
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Regenerate the committed file after changing ``shared/contract.py``::
 
-    .venv/bin/python -m shared.contract_schema > docs/event-schema.v1.json
+    .venv/bin/python -m shared.attestation.contract.schema > docs/event-schema.v1.json
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from shared.contract import event_json_schema
+from shared.attestation.contract import event_json_schema
 
 
 def render() -> str:

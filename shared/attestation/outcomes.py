@@ -1,0 +1,142 @@
+"""What an attestation comes to, and the dead-letter reason vocabulary.
+
+Outcomes, and what a host does with each:
+
+=================  ===========================================================  ======================
+outcome            meaning                                                      host action
+=================  ===========================================================  ======================
+Attested           Partner Center recorded the attestation (201, with userId)   complete
+AlreadyAttested    an identical attestation existed (600061)                    complete
+RetryLater         Partner Center was busy or unreachable, or its clock lags a  schedule a copy / wait
+                   fresh dateAgreed (600002); retry after a delay
+DeadLetter         cannot succeed as it is; ``reason`` is from the vocabulary   dead-letter
+Validated          dry run: everything but the submission succeeded             report
+=================  ===========================================================  ======================
+
+Dead-letter reasons (``DeadLetterReason``) are stable codes operators filter and replay on; the
+description says what to fix. A new reason goes into ``DeadLetterReason`` here, into the error mapping
+below if a Partner Center error leads to it, and into docs/dead-letter-reasons.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from shared.attestation import errors as pc
+from shared.attestation.contract import InvalidEventError
+
+
+class DeadLetterReason(StrEnum):
+    """Why a message was dead-lettered. Stable: alerts, filters and replays key on these values."""
+
+    INVALID_EVENT = "InvalidEvent"  # fails contract v1; the description lists every field
+    FUTURE_DATE = "FutureDateAgreed"  # Partner Center 600002: dateAgreed after its clock
+    UNKNOWN_CUSTOMER = "UnknownCustomer"  # 404 / 60003 / 900118: wrong customerTenantId?
+    NO_RELATIONSHIP = "NoRelationship"  # 403: not this partner's customer, or missing role
+    RETIRED_TEMPLATE = "RetiredTemplate"  # the template is no longer accepted
+    REJECTED = "RejectedByPartnerCenter"  # any other 4xx: see the code and description
+    CONSENT_REQUIRED = "ConsentRequired"  # refresh token refused: redo the consent, then replay
+    AUTHENTICATION_FAILED = "AuthenticationFailed"  # 401 even with a fresh token (MFA? wrong app?)
+    RETRIES_EXHAUSTED = "RetriesExhausted"  # transient failures outlasted the retry budget
+    PARTNER_CENTER_UNREACHABLE = "PartnerCenterUnreachable"  # retries ran out on answers not from Partner Center
+
+
+@dataclass(frozen=True, slots=True)
+class Attested:
+    event_id: str
+    request_id: str
+    correlation_id: str
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyAttested:
+    event_id: str
+    request_id: str
+    correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RetryLater:
+    event_id: str
+    request_id: str
+    correlation_id: str
+    retry_after: float | None  # Partner Center's Retry-After, when it gave one
+    description: str
+    # The dead-letter reason once the retry budget is spent: what an operator should look at then.
+    exhausted_reason: DeadLetterReason = DeadLetterReason.RETRIES_EXHAUSTED
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    event_id: str
+    request_id: str
+    correlation_id: str
+    reason: DeadLetterReason
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Validated:
+    """Dry run: the event is valid and its template resolved; nothing was posted."""
+
+    event_id: str
+    request_id: str
+    correlation_id: str
+    template_id: str
+
+
+Outcome = Attested | AlreadyAttested | RetryLater | DeadLetter | Validated
+
+
+_REASON_BY_ERROR: tuple[tuple[type[pc.PartnerCenterError], DeadLetterReason], ...] = (
+    (pc.ConsentRequired, DeadLetterReason.CONSENT_REQUIRED),
+    (pc.AuthError, DeadLetterReason.AUTHENTICATION_FAILED),
+    (pc.FutureDate, DeadLetterReason.FUTURE_DATE),
+    (pc.UnknownCustomer, DeadLetterReason.UNKNOWN_CUSTOMER),
+    (pc.NoRelationship, DeadLetterReason.NO_RELATIONSHIP),
+    (pc.RetiredTemplate, DeadLetterReason.RETIRED_TEMPLATE),
+    (pc.PermanentError, DeadLetterReason.REJECTED),
+)
+
+
+def outcome_for_error(
+    error: pc.PartnerCenterError,
+    event_id: str,
+    request_id: str,
+    correlation_id: str,
+    *,
+    redact: Callable[[str], str] | None = None,
+) -> Outcome:
+    """Map a Partner Center failure to what the host should do. ``redact`` cleans Partner Center's text."""
+    if isinstance(error, pc.AlreadyAttested):
+        return AlreadyAttested(event_id, request_id, correlation_id)
+    description = error.summary(redact)
+    if isinstance(error, pc.TransientError):
+        exhausted = (
+            DeadLetterReason.PARTNER_CENTER_UNREACHABLE
+            if isinstance(error, pc.Unreachable)
+            else DeadLetterReason.RETRIES_EXHAUSTED
+        )
+        return RetryLater(event_id, request_id, correlation_id, error.retry_after, description, exhausted)
+    for error_type, reason in _REASON_BY_ERROR:
+        if isinstance(error, error_type):
+            return DeadLetter(event_id, request_id, correlation_id, reason, description)
+    return DeadLetter(event_id, request_id, correlation_id, DeadLetterReason.REJECTED, description)
+
+
+def invalid_event_outcome(error: InvalidEventError, event_id: str = "") -> DeadLetter:
+    return DeadLetter(event_id or error.event_id, "", "", DeadLetterReason.INVALID_EVENT, f"invalid event: {error}")
+
+
+def outcome_name(outcome: Outcome) -> str:
+    """snake_case name used in logs, reports and metrics."""
+    return {
+        Attested: "attested",
+        AlreadyAttested: "already_attested",
+        RetryLater: "retry_later",
+        DeadLetter: "dead_letter",
+        Validated: "validated",
+    }[type(outcome)]

@@ -1,0 +1,177 @@
+"""The use case: ``attest(event) -> Outcome``. Hosts (function, worker, bulk command) act on the outcome.
+
+``Attestor`` parses the event, resolves its agreement template (``MetadataSource``), asks the
+``Attestation`` port to record the acceptance, and turns the answer — or the error — into an ``Outcome``
+(``shared.attestation.outcomes`` lists them and what a host does with each). It never raises for an
+input or an answer: a final guard turns the unexpected into a retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import PurePath
+
+from shared.attestation import errors as pc
+from shared.attestation.contract import ALLOWED_CLOCK_SKEW, InvalidEventError, SignedAgreementEvent, parse_event
+from shared.attestation.correlation import derive_correlation_id
+from shared.attestation.metadata import MetadataSource, NoTemplateError
+from shared.attestation.outcomes import (
+    Attested,
+    DeadLetter,
+    DeadLetterReason,
+    Outcome,
+    RetryLater,
+    Validated,
+    invalid_event_outcome,
+    outcome_for_error,
+    outcome_name,
+)
+from shared.attestation.ports import Attestation, AttestationRequest
+from shared.attestation.redaction import personal_data_of, redact_personal_data
+
+log = logging.getLogger(__name__)
+
+
+class Attestor:
+    """Resolves the template, asks the ``Attestation`` port to attest and turns the answer into an ``Outcome``."""
+
+    def __init__(
+        self,
+        attestation: Attestation,
+        metadata: MetadataSource,
+        *,
+        dry_run: bool = False,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._attestation = attestation
+        self._metadata = metadata
+        self._dry_run = dry_run
+        self._clock = clock
+
+    async def attest_body(self, body: bytes | str) -> Outcome:
+        """Parse a message body, then attest it. Bad input becomes an ``InvalidEvent`` dead letter; any
+        input gets an outcome (see ``_answer``)."""
+        return await self._answer(body)
+
+    async def attest(self, event: SignedAgreementEvent) -> Outcome:
+        """Attest a parsed event; always an outcome (see ``_answer``)."""
+        return await self._answer(event)
+
+    async def _answer(self, subject: bytes | str | SignedAgreementEvent) -> Outcome:
+        """The outcome for a body or an event, whatever happens on the way, logged once.
+
+        The final guard: an unexpected exception (a bug, or a library failing in a way nobody translated)
+        becomes RetryLater instead of escaping. An escaped exception leaves the message unsettled: it
+        bounces until MaxDeliveryCountExceeded with nothing said; RetryLater settles it, retries with
+        backoff and ends in RetriesExhausted with the error's type. Only the type is kept: an exception's
+        message may quote personal data. CancelledError and other BaseExceptions are not caught.
+        """
+        started = time.perf_counter()
+        event: SignedAgreementEvent | None = None
+        outcome: Outcome
+        try:
+            event = subject if isinstance(subject, SignedAgreementEvent) else parse_event(subject)
+            outcome = await self._attest(event)
+        except InvalidEventError as exc:
+            outcome = invalid_event_outcome(exc)
+        except Exception as exc:  # noqa: BLE001 — the one deliberate catch-all: see the docstring
+            outcome = _unexpected_error_outcome(exc, event)
+        _log_outcome(outcome, started)
+        return outcome
+
+    async def _attest(self, event: SignedAgreementEvent) -> Outcome:
+        correlation_id = event.correlation_id or derive_correlation_id(event.event_id)
+        try:
+            metadata = await self._metadata.get(event.agreement_type)
+            template_id = event.template_id or metadata.current.template_id
+        except pc.PartnerCenterError as error:
+            return self._outcome_for_error(error, event, "", correlation_id)
+        except NoTemplateError as error:
+            return RetryLater(event.event_id, "", correlation_id, None, str(error))
+        if event.template_id and not metadata.knows(event.template_id):
+            return DeadLetter(
+                event.event_id,
+                "",
+                correlation_id,
+                DeadLetterReason.INVALID_EVENT,
+                f"invalid event: templateId: is not a current template of {event.agreement_type}",
+            )
+
+        request = AttestationRequest(event, template_id, correlation_id)
+        request_id = self._attestation.request_id(request)
+        if self._dry_run:
+            return Validated(event.event_id, request_id, correlation_id, template_id)
+        try:
+            receipt = await self._attestation.attest(request)
+        except pc.PartnerCenterError as error:
+            return self._outcome_for_error(error, event, request_id, correlation_id)
+        return Attested(event.event_id, request_id, correlation_id, receipt.user_id)
+
+    def _outcome_for_error(
+        self, error: pc.PartnerCenterError, event: SignedAgreementEvent, request_id: str, correlation_id: str
+    ) -> Outcome:
+        """``outcome_for_error``, plus what only the event tells: a 600002 for a fresh dateAgreed, and the
+        contact's names, email and phone, replaced by placeholders wherever Partner Center's text quotes them
+        (the description goes on to dead letters, reports and logs)."""
+        personal_data = personal_data_of(event)
+
+        def redact(text: str) -> str:
+            return redact_personal_data(text, personal_data)
+
+        if isinstance(error, pc.FutureDate):
+            wait = self._wait_for_partner_center_clock(event.date_agreed)
+            if wait is not None:
+                description = error.summary(redact)
+                return RetryLater(
+                    event.event_id, request_id, correlation_id, wait, description, DeadLetterReason.FUTURE_DATE
+                )
+        return outcome_for_error(error, event.event_id, request_id, correlation_id, redact=redact)
+
+    def _wait_for_partner_center_clock(self, date_agreed: datetime) -> float | None:
+        """Seconds until a Partner Center clock lagging ours by up to ALLOWED_CLOCK_SKEW has passed
+        ``date_agreed``; None when the date is not within that skew of now (then 600002 is the date's fault)."""
+        now = self._clock()
+        if not now - ALLOWED_CLOCK_SKEW <= date_agreed <= now + ALLOWED_CLOCK_SKEW:
+            return None
+        return (date_agreed + ALLOWED_CLOCK_SKEW - now).total_seconds()
+
+
+def _unexpected_error_outcome(exc: Exception, event: SignedAgreementEvent | None) -> RetryLater:
+    event_id = event.event_id if event is not None else ""
+    correlation_id = (event.correlation_id or derive_correlation_id(event.event_id)) if event is not None else ""
+    error_type = type(exc).__name__
+    log.error(
+        "attestation failed unexpectedly: %s",
+        error_type,
+        extra={
+            "event": "attestation.unexpected_error",
+            "error_type": error_type,
+            "event_id": event_id,
+            "ms_correlation_id": correlation_id,
+            # Where it happened, without the exception's message or locals (they may hold personal data).
+            "stack": " < ".join(
+                f"{frame.name} ({PurePath(frame.filename).name}:{frame.lineno})"
+                for frame in reversed(traceback.extract_tb(exc.__traceback__))
+            ),
+        },
+    )
+    return RetryLater(event_id, "", correlation_id, None, f"unexpected error: {error_type}")
+
+
+def _log_outcome(outcome: Outcome, started: float) -> None:
+    extra: dict[str, object] = {
+        "event": "attestation.outcome",
+        "outcome": outcome_name(outcome),
+        "event_id": outcome.event_id,
+        "ms_request_id": outcome.request_id,
+        "ms_correlation_id": outcome.correlation_id,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
+    if isinstance(outcome, DeadLetter):
+        extra["reason"] = outcome.reason.value
+    level = logging.WARNING if isinstance(outcome, DeadLetter | RetryLater) else logging.INFO
+    log.log(level, "attestation %s", extra["outcome"], extra=extra)
