@@ -41,7 +41,7 @@ $(STAMP): pyproject.toml requirements.txt | python
 	npm install --prefix .tools --no-audit --no-fund --silent azurite@$(AZURITE_VERSION)
 
 run: $(STAMP)
-	$(BIN)/python -m emulators.local_stack
+	$(BIN)/python -m demo.local_stack
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

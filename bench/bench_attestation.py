@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from emulators.local_stack import simulator_app_settings, simulator_process
+from emulators.processes import simulator_app_settings, simulator_process
 from shared.attestation.contract import SignedAgreementEvent, parse_event
 from shared.attestation.outcomes import Attested
 from shared.attestation.ports import AttestationRequest

@@ -23,7 +23,7 @@ from pathlib import Path
 from azure.servicebus import ServiceBusMessage, ServiceBusSubQueue
 from azure.servicebus.aio import ServiceBusClient
 
-from emulators.local_stack import servicebus_emulator_process
+from emulators.processes import servicebus_emulator_process
 from shared.servicebus.publishing import send_in_batches
 
 QUEUE = "mca-events"

@@ -23,7 +23,7 @@ from azure.servicebus import ServiceBusMessage
 from azure.servicebus.aio import ServiceBusClient
 from bench_attestation import measure_use_case
 
-from emulators.local_stack import LocalSimulator, servicebus_emulator_process, simulator_app_settings, simulator_process
+from emulators.processes import LocalSimulator, servicebus_emulator_process, simulator_app_settings, simulator_process
 from shared.bootstrap import open_services
 from shared.servicebus.publishing import send_in_batches
 from shared.servicebus.worker import Worker

@@ -34,9 +34,9 @@ from pathlib import Path
 
 from azure.servicebus.aio import ServiceBusClient
 
-from emulators.local_stack import simulator_app_settings
 from emulators.partner_center.faults import FaultConfig
 from emulators.partner_center.server import SimulatorServer
+from emulators.processes import simulator_app_settings
 from emulators.servicebus.config import QueueProperties
 from emulators.servicebus.server import ServiceBusEmulator
 from emulators.servicebus.testing import running_emulator

@@ -11,22 +11,16 @@ import random
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 
 from shared.attestation.use_case import Attestor
 from shared.metadata_cache import CachedMetadataSource, open_metadata_store
 from shared.partner_center.agreement_attestation import AgreementPostAttestation
-from shared.partner_center.auth import (
-    ClientCredentialsProvider,
-    InMemorySecret,
-    RefreshTokenProvider,
-    SecretSource,
-    TokenProvider,
-)
+from shared.partner_center.auth import ClientCredentialsProvider, RefreshTokenProvider, TokenProvider
 from shared.partner_center.client import PartnerCenterClient, new_http_client
 from shared.partner_center.retry import RetryPolicy
+from shared.partner_center.secrets import SecretSource, open_secret_sources
 from shared.servicebus.settlement import RedeliveryPolicy
 from shared.settings import AuthMode, ClientCredentialType, MissingSettingError, Settings
 
@@ -43,51 +37,6 @@ class Services:
     attestor: Attestor
     redelivery: RedeliveryPolicy
     rng: random.Random
-
-
-class FileSecret:
-    """A secret kept in a local file (the certificate PEM of local runs); read when first needed."""
-
-    def __init__(self, path: str) -> None:
-        self._path = Path(path)
-
-    def __repr__(self) -> str:
-        return f"FileSecret({str(self._path)!r})"
-
-    async def read(self) -> str:
-        try:
-            return self._path.read_text(encoding="ascii")
-        except OSError as exc:
-            raise LookupError(f"cannot read {self._path}: {exc.strerror}") from None
-
-    async def write(self, value: str) -> None:
-        raise NotImplementedError("a certificate file is never rewritten")
-
-
-async def _secret_sources(settings: Settings, stack: AsyncExitStack) -> tuple[SecretSource | None, SecretSource | None]:
-    """(refresh token, client credential): from Key Vault when KEY_VAULT_URL is set, else from the environment.
-
-    The client credential is a secret or a certificate PEM, as ``PARTNER_CENTER_CLIENT_CREDENTIAL_TYPE`` says.
-    """
-    if settings.key_vault_url:
-        from azure.identity.aio import DefaultAzureCredential
-        from azure.keyvault.secrets.aio import SecretClient
-
-        from shared.partner_center.secrets import KeyVaultSecret
-
-        credential = await stack.enter_async_context(DefaultAzureCredential())
-        client = await stack.enter_async_context(SecretClient(settings.key_vault_url, credential))
-        return (
-            KeyVaultSecret(client, settings.refresh_token_secret_name, write_back=settings.write_back_refresh_token),
-            KeyVaultSecret(client, settings.client_secret_secret_name),
-        )
-    refresh = InMemorySecret(settings.refresh_token) if settings.refresh_token else None
-    credential_source: SecretSource | None = None
-    if settings.client_credential_type is ClientCredentialType.CERTIFICATE:
-        credential_source = FileSecret(settings.client_certificate_path) if settings.client_certificate_path else None
-    elif settings.client_secret:
-        credential_source = InMemorySecret(settings.client_secret)
-    return refresh, credential_source
 
 
 def build_token_provider(
@@ -139,7 +88,7 @@ async def open_services(
         if http is None:
             http = await stack.enter_async_context(new_http_client())
         if tokens is None:
-            refresh, credential = await _secret_sources(settings, stack)
+            refresh, credential = await open_secret_sources(settings, stack)
             tokens = build_token_provider(settings, http, refresh, credential)
         partner_center = PartnerCenterClient(
             http,

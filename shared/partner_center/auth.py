@@ -47,6 +47,7 @@ from shared.partner_center.client_assertion import (
     client_assertion,
 )
 from shared.partner_center.responses import HTTP_STACK_ERRORS, translate_transport_error
+from shared.partner_center.secrets import SecretSource
 
 log = logging.getLogger(__name__)
 
@@ -63,32 +64,6 @@ class TokenProvider(Protocol):
     def invalidate(self, token: str) -> None:
         """Forget ``token`` (Partner Center refused it); the next ``get_token`` exchanges anew."""
         ...
-
-
-class SecretSource(Protocol):
-    """Where a secret lives: the environment for local runs, Key Vault in production."""
-
-    async def read(self) -> str: ...
-
-    async def write(self, value: str) -> None:
-        """Store a rotated value (may be a no-op)."""
-        ...
-
-
-class InMemorySecret:
-    """A secret given at start (from the environment); rotation updates only this process's copy."""
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def __repr__(self) -> str:
-        return "InMemorySecret(<redacted>)"
-
-    async def read(self) -> str:
-        return self._value
-
-    async def write(self, value: str) -> None:
-        self._value = value
 
 
 @dataclass(frozen=True, slots=True)

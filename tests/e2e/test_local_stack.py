@@ -13,7 +13,7 @@ pytestmark = pytest.mark.e2e
 def test_local_stack_tells_the_whole_story() -> None:
     """The demo publishes, attests, lists dead letters, replays the fixed one and exits 0 within 3 minutes."""
     result = subprocess.run(
-        [sys.executable, "-m", "emulators.local_stack"], capture_output=True, text=True, timeout=180, check=False
+        [sys.executable, "-m", "demo.local_stack"], capture_output=True, text=True, timeout=180, check=False
     )
     out = result.stdout
     assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from emulators.local_stack import simulator_app_settings
 from emulators.partner_center.server import SimulatorServer
+from emulators.processes import simulator_app_settings
 from emulators.servicebus.testing import running_emulator
 from tests.functions_host.host import FunctionsHost, RecordingSettlement, worker_environment
 from tests.functions_host.running import REPO, RunningApp, template_app_settings

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from emulators.local_stack import simulator_app_settings
 from emulators.partner_center.server import SimulatorServer
+from emulators.processes import simulator_app_settings
 from shared.bootstrap import Services, open_services
 from shared.settings import Settings
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from emulators.local_stack import simulator_app_settings
 from emulators.partner_center.server import SimulatorServer
+from emulators.processes import simulator_app_settings
 from shared.cli.main import cli
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from emulators.local_stack import simulator_app_settings
 from emulators.partner_center.certificates import ThrowawayCertificate, self_signed_certificate
 from emulators.partner_center.conventions import DEFAULT_CLIENT_ID
 from emulators.partner_center.server import SimulatorServer
 from emulators.partner_center.state import SimulatorConfig
+from emulators.processes import simulator_app_settings
 from shared.attestation.outcomes import Attested, DeadLetter, DeadLetterReason
 from shared.bootstrap import open_services
 from shared.settings import Settings

@@ -12,11 +12,8 @@ import httpx
 import pytest
 
 from shared.attestation.errors import AuthError, ConnectionFailed, ConsentRequired, ServerError, TransientError
-from shared.partner_center.auth import (
-    ClientCredentialsProvider,
-    InMemorySecret,
-    RefreshTokenProvider,
-)
+from shared.partner_center.auth import ClientCredentialsProvider, RefreshTokenProvider
+from shared.partner_center.secrets import InMemorySecret
 
 TOKEN_URL = "https://login.example/partner-tenant/oauth2/v2.0/token"
 SCOPE = "https://api.partnercenter.microsoft.com/.default"

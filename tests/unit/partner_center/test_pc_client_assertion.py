@@ -9,13 +9,14 @@ from cryptography import x509
 
 from emulators.partner_center.certificates import assertion_problem, self_signed_certificate
 from shared.attestation.errors import AuthError
-from shared.partner_center.auth import ClientCredentialsProvider, InMemorySecret
+from shared.partner_center.auth import ClientCredentialsProvider
 from shared.partner_center.client_assertion import (
     ASSERTION_TYPE,
     CertificateError,
     SigningCertificate,
     client_assertion,
 )
+from shared.partner_center.secrets import InMemorySecret
 
 TOKEN_URL = "https://login.example/tenant/oauth2/v2.0/token"
 CLIENT = "00000000-0000-0000-0000-00000000c11e"
