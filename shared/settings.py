@@ -157,6 +157,14 @@ class MissingSettingError(RuntimeError):
     """A required setting is absent; the message names it."""
 
 
+def setting_default(name: str) -> str:
+    """The default of a setting that has one (commands show it in their help)."""
+    default = next(s.default for s in SETTINGS if s.name == name)
+    if default is None:
+        raise KeyError(f"{name} has no default")
+    return default
+
+
 def _get(env: Mapping[str, str], name: str) -> str:
     if name not in SETTING_NAMES:  # a typo here would silently read nothing
         raise KeyError(f"{name} is not declared in shared.settings.SETTINGS")

@@ -26,6 +26,7 @@ from rich.table import Table
 
 from shared.attestation.outcomes import DeadLetterReason
 from shared.cli.console import progress_bar, stdout_console
+from shared.cli.options import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, queue_option
 from shared.servicebus.connection import open_client_from_environment
 from shared.servicebus.dead_letters.browse import DeadLetterFilter, find_matching, peek_one
 from shared.servicebus.dead_letters.documents import full_document, summary_document, write_export
@@ -35,10 +36,6 @@ from shared.servicebus.dead_letters.records import DeadLetterRecord
 from shared.servicebus.dead_letters.replay import ReplayStatus, ReplaySummary, plan_replays, replay
 from shared.settings import MissingSettingError
 
-EXIT_OK = 0
-EXIT_SOME_FAILED = 1
-EXIT_USAGE = 2
-DEFAULT_QUEUE = "mca-events"
 KNOWN_REASONS = ", ".join(reason.value for reason in DeadLetterReason)
 
 
@@ -84,13 +81,7 @@ def _selection_options(func: Callable[..., None]) -> Callable[..., None]:
         click.option("--until", callback=_iso_time, help="Enqueued at or before this ISO time (UTC if no offset)."),
         click.option("--customer", help="customerTenantId in the body."),
         click.option("--event-id", help="eventId in the body."),
-        click.option(
-            "--queue",
-            envvar="SERVICEBUS_QUEUE_NAME",
-            default=DEFAULT_QUEUE,
-            show_default=True,
-            help="Queue whose DLQ to use [env: SERVICEBUS_QUEUE_NAME].",
-        ),
+        queue_option("Queue whose DLQ to use"),
     ]
     decorated: Callable[..., None] = with_selection
     for option in reversed(options):
@@ -165,13 +156,7 @@ def list_command(
 
 @dlq.command()
 @click.argument("sequence_number", type=click.IntRange(min=1))
-@click.option(
-    "--queue",
-    envvar="SERVICEBUS_QUEUE_NAME",
-    default=DEFAULT_QUEUE,
-    show_default=True,
-    help="Queue whose DLQ to use [env: SERVICEBUS_QUEUE_NAME].",
-)
+@queue_option("Queue whose DLQ to use")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def show(sequence_number: int, queue: str, as_json: bool) -> None:
     """Show one dead-lettered message in full: every property AND the body.

@@ -14,19 +14,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-CSV_COLUMNS = (
-    "eventId",
-    "customerTenantId",
-    "dateAgreed",
-    "firstName",
-    "lastName",
-    "email",
-    "phoneNumber",
-    "agreementType",
-    "correlationId",
-    "templateId",
+from shared.attestation.contract import PrimaryContact, SignedAgreementEvent
+
+
+def _aliases(model: type[PrimaryContact] | type[SignedAgreementEvent]) -> tuple[str, ...]:
+    return tuple(info.alias or name for name, info in model.model_fields.items())
+
+
+# The contract's fields in its own order, with primaryContact's fields in its place: a new contract field
+# becomes a CSV column without an edit here.
+_CONTACT_COLUMNS = frozenset(_aliases(PrimaryContact))
+CSV_COLUMNS = tuple(
+    column
+    for field in _aliases(SignedAgreementEvent)
+    for column in (_aliases(PrimaryContact) if field == "primaryContact" else (field,))
 )
-_CONTACT_COLUMNS = {"firstName", "lastName", "email", "phoneNumber"}
 
 
 @dataclass(frozen=True, slots=True)

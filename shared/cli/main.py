@@ -15,14 +15,11 @@ from shared.cli.bulk import SUCCESSFUL, BulkResult, ResultStatus, attest_all, su
 from shared.cli.console import progress_bar, stdout_console
 from shared.cli.dlq_command import dlq
 from shared.cli.event_files import UnsupportedFileError, read_records
+from shared.cli.options import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
 from shared.cli.publish_command import publish
 from shared.observability import configure_logging
 from shared.servicebus.settlement import RedeliveryPolicy
 from shared.settings import MissingSettingError, Settings
-
-EXIT_OK = 0
-EXIT_SOME_FAILED = 1
-EXIT_USAGE = 2
 
 stderr = Console(stderr=True)
 

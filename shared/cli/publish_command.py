@@ -21,14 +21,10 @@ from shared.attestation.contract import SignedAgreementEvent
 from shared.cli.bulk import BulkResult, ResultStatus, validate_records
 from shared.cli.console import progress_bar, stdout_console
 from shared.cli.event_files import UnsupportedFileError, read_records
+from shared.cli.options import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, queue_option
 from shared.servicebus.connection import open_client_from_environment
 from shared.servicebus.publishing import DEFAULT_BATCH_SIZE, publish_events
 from shared.settings import MissingSettingError
-
-EXIT_OK = 0
-EXIT_SOME_FAILED = 1
-EXIT_USAGE = 2
-DEFAULT_QUEUE = "mca-events"
 
 
 @click.command()
@@ -41,13 +37,7 @@ DEFAULT_QUEUE = "mca-events"
     type=click.IntRange(1, 4500),
     help="Most messages per batch (a batch is also closed when full in bytes).",
 )
-@click.option(
-    "--queue",
-    envvar="SERVICEBUS_QUEUE_NAME",
-    default=DEFAULT_QUEUE,
-    show_default=True,
-    help="Queue to publish to [env: SERVICEBUS_QUEUE_NAME].",
-)
+@queue_option("Queue to publish to")
 def publish(file: Path, dry_run: bool, batch_size: int, queue: str) -> None:
     """Publish every valid event in FILE (JSONL or CSV) to the queue, one message per event.
 

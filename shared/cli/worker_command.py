@@ -8,21 +8,22 @@ import sys
 
 import click
 
+from shared.cli.options import EXIT_USAGE, queue_option
 from shared.settings import MissingSettingError, Settings
 
 
 @click.command("worker")
 @click.option("--concurrency", default=32, show_default=True, type=click.IntRange(1, 512))
-@click.option("--queue", help="Queue name (default: SERVICEBUS_QUEUE_NAME).")
+@queue_option("Queue to consume")
 @click.option("--grace-seconds", default=30.0, show_default=True, help="How long in-flight messages may finish.")
-def worker(concurrency: int, queue: str | None, grace_seconds: float) -> None:
+def worker(concurrency: int, queue: str, grace_seconds: float) -> None:
     """Attest events from the Service Bus queue (peek-lock, lock renewal, bounded concurrency)."""
     try:
         settings = Settings.from_environment()
     except MissingSettingError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    asyncio.run(_run(settings, concurrency, queue or settings.queue_name, grace_seconds))
+        sys.exit(EXIT_USAGE)
+    asyncio.run(_run(settings, concurrency, queue, grace_seconds))
 
 
 async def _run(settings: Settings, concurrency: int, queue: str, grace_seconds: float) -> None:
