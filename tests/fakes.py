@@ -93,3 +93,32 @@ def app_functions() -> dict[str, Any]:
     import function_app
 
     return {f.get_function_name(): f for f in function_app.app.get_functions()}
+
+
+class RecordingSettler:
+    """Stands in for a host's ``MessageSettler``: records each settlement in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[object, ...]]] = []
+
+    async def complete(self) -> None:
+        self.calls.append(("complete", ()))
+
+    async def dead_letter(self, reason: str, description: str) -> None:
+        self.calls.append(("dead_letter", (reason, description)))
+
+    async def schedule_copy(self, delay_seconds: float, attempt: int) -> None:
+        self.calls.append(("schedule_copy", (delay_seconds, attempt)))
+
+
+async def process_with(attestor: Any, body: bytes) -> Any:
+    """Run one message body through the hosts' shared path (attest → decide → settle → log) with a recording
+    settler; returns what ``process_message`` returns."""
+    import random
+
+    from shared.servicebus.processing import process_message
+    from shared.servicebus.settlement import RedeliveryPolicy
+
+    return await process_message(
+        body, attempt=0, attestor=attestor, settler=RecordingSettler(), policy=RedeliveryPolicy(), rng=random.Random(1)
+    )

@@ -20,12 +20,16 @@ below if a Partner Center error leads to it, and into docs/dead-letter-reasons.m
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from shared.attestation import errors as pc
 from shared.attestation.contract import InvalidEventError
+
+log = logging.getLogger(__name__)
 
 
 class DeadLetterReason(StrEnum):
@@ -132,7 +136,7 @@ def invalid_event_outcome(error: InvalidEventError, event_id: str = "") -> DeadL
 
 
 def outcome_name(outcome: Outcome) -> str:
-    """snake_case name used in logs, reports and metrics."""
+    """snake_case name used in logs, reports, metrics and the worker's counts."""
     return {
         Attested: "attested",
         AlreadyAttested: "already_attested",
@@ -140,3 +144,24 @@ def outcome_name(outcome: Outcome) -> str:
         DeadLetter: "dead_letter",
         Validated: "validated",
     }[type(outcome)]
+
+
+def log_outcome(outcome: Outcome, started: float, *, reason: str = "", **host_fields: object) -> None:
+    """The one log line per attested event (``event`` = ``attestation.outcome``), written by the host that
+    acted on it: the outcome, its ids, the duration since ``started`` (``time.perf_counter()``) and what the
+    host did (``host_fields``: the settlement, the attempt…). ``reason`` is the dead-letter reason the host
+    applied (e.g. RetriesExhausted); by default the outcome's own. No personal data: ids and codes only."""
+    extra: dict[str, object] = {
+        "event": "attestation.outcome",
+        "outcome": outcome_name(outcome),
+        "event_id": outcome.event_id,
+        "ms_request_id": outcome.request_id,
+        "ms_correlation_id": outcome.correlation_id,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        **host_fields,
+    }
+    reason = reason or (outcome.reason.value if isinstance(outcome, DeadLetter) else "")
+    if reason:
+        extra["reason"] = reason
+    level = logging.WARNING if reason or isinstance(outcome, RetryLater) else logging.INFO
+    log.log(level, "attestation %s", extra["outcome"], extra=extra)

@@ -9,7 +9,6 @@ input or an answer: a final guard turns the unexpected into a retry.
 from __future__ import annotations
 
 import logging
-import time
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,7 +27,6 @@ from shared.attestation.outcomes import (
     Validated,
     invalid_event_outcome,
     outcome_for_error,
-    outcome_name,
 )
 from shared.attestation.ports import Attestation, AttestationRequest
 from shared.attestation.redaction import personal_data_of, redact_personal_data
@@ -62,7 +60,7 @@ class Attestor:
         return await self._answer(event)
 
     async def _answer(self, subject: bytes | str | SignedAgreementEvent) -> Outcome:
-        """The outcome for a body or an event, whatever happens on the way, logged once.
+        """The outcome for a body or an event, whatever happens on the way (the host logs it, once).
 
         The final guard: an unexpected exception (a bug, or a library failing in a way nobody translated)
         becomes RetryLater instead of escaping. An escaped exception leaves the message unsettled: it
@@ -70,7 +68,6 @@ class Attestor:
         backoff and ends in RetriesExhausted with the error's type. Only the type is kept: an exception's
         message may quote personal data. CancelledError and other BaseExceptions are not caught.
         """
-        started = time.perf_counter()
         event: SignedAgreementEvent | None = None
         outcome: Outcome
         try:
@@ -80,7 +77,6 @@ class Attestor:
             outcome = invalid_event_outcome(exc)
         except Exception as exc:  # noqa: BLE001 — the one deliberate catch-all: see the docstring
             outcome = _unexpected_error_outcome(exc, event)
-        _log_outcome(outcome, started)
         return outcome
 
     async def _attest(self, event: SignedAgreementEvent) -> Outcome:
@@ -160,18 +156,3 @@ def _unexpected_error_outcome(exc: Exception, event: SignedAgreementEvent | None
         },
     )
     return RetryLater(event_id, "", correlation_id, None, f"unexpected error: {error_type}")
-
-
-def _log_outcome(outcome: Outcome, started: float) -> None:
-    extra: dict[str, object] = {
-        "event": "attestation.outcome",
-        "outcome": outcome_name(outcome),
-        "event_id": outcome.event_id,
-        "ms_request_id": outcome.request_id,
-        "ms_correlation_id": outcome.correlation_id,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-    }
-    if isinstance(outcome, DeadLetter):
-        extra["reason"] = outcome.reason.value
-    level = logging.WARNING if isinstance(outcome, DeadLetter | RetryLater) else logging.INFO
-    log.log(level, "attestation %s", extra["outcome"], extra=extra)

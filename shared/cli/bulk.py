@@ -12,6 +12,7 @@ import asyncio
 import csv
 import json
 import random
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -19,7 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from shared.attestation.contract import InvalidEventError, SignedAgreementEvent, identifiers_of, parse_event
-from shared.attestation.outcomes import AlreadyAttested, Attested, Outcome, Validated
+from shared.attestation.outcomes import AlreadyAttested, Attested, Outcome, Validated, log_outcome
 from shared.attestation.use_case import Attestor
 from shared.cli.event_files import RawRecord
 from shared.servicebus.settlement import DeadLetterMessage, RedeliveryPolicy, ScheduleRetry, Settlement, decide
@@ -121,6 +122,7 @@ async def attest_all(
 
     async def one(item: _ValidEvent) -> BulkResult:
         attempt = 0
+        started = time.perf_counter()
         while True:
             async with slots:
                 outcome = await attestor.attest(item.event)
@@ -130,6 +132,8 @@ async def attest_all(
                 attempt = settlement.attempt
                 continue
             result = _result(item, outcome, settlement, attempt + 1)
+            reason = settlement.reason if isinstance(settlement, DeadLetterMessage) else ""
+            log_outcome(outcome, started, reason=reason, line=item.line, attempts=attempt + 1)
             on_result(result)
             return result
 

@@ -217,18 +217,8 @@ class CachedMetadataSource:
             fetched = await self._fetch_counted(agreement_type)
             _ = fetched.current  # raises NoTemplateError before anything is overwritten
         except (PartnerCenterError, NoTemplateError) as exc:
-            logger.warning(
-                "Refreshing %s metadata failed; keeping templateId %s: %s",
-                agreement_type,
-                previous_id,
-                exc,
-                extra={
-                    "event": "metadata_cache.refresh_failed",
-                    "agreement_type": agreement_type,
-                    "template_id": previous_id,
-                    "error": str(exc),
-                },
-            )
+            # Not logged here: the result carries the error, and the refresh timer logs it once
+            # (metadata.refresh_failed, with its metric).
             if previous is not None:
                 self._remember(previous)
             return RefreshResult(

@@ -6,15 +6,13 @@ The Functions trigger and the standalone worker both call ``process_message``; t
 
 from __future__ import annotations
 
-import logging
 import random
 import time
 from dataclasses import dataclass
 
-from shared.attestation.outcomes import Outcome, outcome_name
+from shared.attestation.outcomes import Outcome, log_outcome
 from shared.attestation.use_case import Attestor
 from shared.servicebus.settlement import (
-    Complete,
     DeadLetterMessage,
     MessageSettler,
     RedeliveryPolicy,
@@ -22,9 +20,8 @@ from shared.servicebus.settlement import (
     Settlement,
     decide,
     settle,
+    settlement_name,
 )
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +30,6 @@ class Processed:
 
     outcome: Outcome
     settlement: Settlement
-
-
-def settlement_name(settlement: Settlement) -> str:
-    if isinstance(settlement, Complete):
-        return "complete"
-    if isinstance(settlement, DeadLetterMessage):
-        return "dead_letter"
-    return "schedule_retry"
 
 
 async def process_message(
@@ -59,20 +48,13 @@ async def process_message(
     outcome = await attestor.attest_body(body)
     settlement = decide(outcome, attempt, policy, rng, time_to_live=time_to_live)
     await settle(settlement, settler)
-    extra: dict[str, object] = {
-        "event": "message.settled",
+    fields: dict[str, object] = {
         "message_id": message_id,
-        "event_id": outcome.event_id,
-        "ms_request_id": outcome.request_id,
-        "ms_correlation_id": outcome.correlation_id,
-        "outcome": outcome_name(outcome),
         "settlement": settlement_name(settlement),
         "attempt": attempt,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
     }
-    if isinstance(settlement, DeadLetterMessage):
-        extra["reason"] = settlement.reason
     if isinstance(settlement, ScheduleRetry):
-        extra["retry_in_seconds"] = round(settlement.delay_seconds, 1)
-    log.info("message %s", extra["settlement"], extra=extra)
+        fields["retry_in_seconds"] = round(settlement.delay_seconds, 1)
+    reason = settlement.reason if isinstance(settlement, DeadLetterMessage) else ""
+    log_outcome(outcome, started, reason=reason, **fields)
     return Processed(outcome, settlement)

@@ -93,6 +93,6 @@ async def send_in_batches(
 async def _send(sender: BatchSender, batch: ServiceBusMessageBatch, on_sent: Callable[[int], None]) -> int:
     count = len(batch)
     await sender.send_messages(batch)
-    log.info("publish.batch_sent", extra={"messages": count})
+    log.info("batch of %d sent", count, extra={"event": "publish.batch_sent", "messages": count})
     on_sent(count)
     return 1

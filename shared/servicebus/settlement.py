@@ -86,6 +86,15 @@ class ScheduleRetry:
 Settlement = Complete | DeadLetterMessage | ScheduleRetry
 
 
+def settlement_name(settlement: Settlement) -> str:
+    """snake_case name used in logs and the worker's counts."""
+    if isinstance(settlement, Complete):
+        return "complete"
+    if isinstance(settlement, DeadLetterMessage):
+        return "dead_letter"
+    return "schedule_retry"
+
+
 def decide(
     outcome: Outcome,
     attempt: int,

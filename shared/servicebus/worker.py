@@ -28,6 +28,7 @@ from shared.bootstrap import Services
 from shared.servicebus.messages import attempt_of, body_bytes, copy_for_retry, time_to_live_seconds
 from shared.servicebus.processing import process_message
 from shared.servicebus.retry_scheduler import RetryScheduler
+from shared.servicebus.settlement import settlement_name
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +231,7 @@ class Worker:
             await lane.submit(lambda: _abandon_quietly(receiver, message))
             return
         self.stats.settled += 1
-        name = type(processed.settlement).__name__
+        name = settlement_name(processed.settlement)
         self.stats.by_settlement[name] = self.stats.by_settlement.get(name, 0) + 1
 
 

@@ -28,6 +28,7 @@ from shared.attestation.use_case import Attestor
 from shared.partner_center.agreement_attestation import AgreementPostAttestation, agreement_request_for
 from shared.partner_center.agreement_request import AgreementRequest, derive_request_id
 from shared.partner_center.client import CreatedAgreement
+from tests.fakes import process_with
 
 TENANT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 CURRENT_TEMPLATE = "117a77b0-9360-443b-8795-c6dedc750cf9"
@@ -403,16 +404,17 @@ async def test_attest_body_with_invalid_bytes_dead_letters(body: bytes, fields: 
 
 
 async def test_outcome_logs_carry_ids_and_no_personal_data(caplog: pytest.LogCaptureFixture) -> None:
-    """Outcome logs carry event id, outcome, reason and request ids, never a name, email or phone number."""
+    """The one outcome line per message carries event id, outcome, reason and request ids, never a name, email or
+    phone number."""
     caplog.set_level(logging.INFO, logger="shared.attestation")
     attestor_ok = Attestor(AgreementPostAttestation(FakeApi()), FakeMetadata())
     attestor_dead = Attestor(
         AgreementPostAttestation(FakeApi(pc.UnknownCustomer("Zoë Okafor not found", status=404))), FakeMetadata()
     )
 
-    attested = await attestor_ok.attest(_event())
-    dead = await attestor_dead.attest(_event(eventId="crm-43"))
-    invalid = await attestor_ok.attest_body(json.dumps(_event_doc(customerTenantId="nope")).encode())
+    attested = (await process_with(attestor_ok, json.dumps(_event_doc()).encode())).outcome
+    dead = (await process_with(attestor_dead, json.dumps(_event_doc(eventId="crm-43")).encode())).outcome
+    invalid = (await process_with(attestor_ok, json.dumps(_event_doc(customerTenantId="nope")).encode())).outcome
 
     assert [r.__dict__["outcome"] for r in caplog.records] == ["attested", "dead_letter", "dead_letter"]
     ok_record, dead_record, invalid_record = caplog.records

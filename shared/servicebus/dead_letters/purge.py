@@ -30,11 +30,18 @@ async def delete_exported(
         try:
             await receiver.complete_message(message)
         except (ServiceBusError, MessageAlreadySettled) as exc:
-            log.warning("dlq.purge_failed", extra={"sequence_number": record.sequence_number, "error": str(exc)})
+            log.warning(
+                "dead letter not purged: %s",
+                type(exc).__name__,
+                extra={"event": "dlq.purge_failed", "sequence_number": record.sequence_number, "error": str(exc)},
+            )
             return False
         remaining.discard(record.sequence_number)
         on_deleted(record)
-        log.info("dlq.purged", extra={"sequence_number": record.sequence_number, "event_id": record.event_id})
+        log.info(
+            "dead letter purged",
+            extra={"event": "dlq.purged", "sequence_number": record.sequence_number, "event_id": record.event_id},
+        )
         return True
 
     await sweep(

@@ -192,8 +192,10 @@ async def replay(
         results.append(result)
         on_result(result)
         log.info(
-            "dlq.replay",
+            "dead letter %s",
+            result.status.value,
             extra={
+                "event": "dlq.replay",
                 "sequence_number": result.sequence_number,
                 "event_id": result.event_id,
                 "outcome": result.status.value,

@@ -77,7 +77,12 @@ async def sweep(
                 await receiver.abandon_message(message)
             except (ServiceBusError, MessageAlreadySettled) as exc:  # the lock lapses on its own; nothing is lost
                 log.warning(
-                    "dlq.abandon_failed",
-                    extra={"sequence_number": message.sequence_number, "error": type(exc).__name__},
+                    "dead letter not abandoned (its lock lapses on its own): %s",
+                    type(exc).__name__,
+                    extra={
+                        "event": "dlq.abandon_failed",
+                        "sequence_number": message.sequence_number,
+                        "error": type(exc).__name__,
+                    },
                 )
     return passed_over

@@ -427,7 +427,8 @@ async def test_refresh_on_empty_cache_is_not_a_change(source: CachedMetadataSour
 async def test_failed_refresh_keeps_the_last_good_value(
     source: CachedMetadataSource, fetcher: RecordingFetcher, store: RecordingStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A failed refresh returns the error, keeps (and logs) the last good templateId, and does not raise."""
+    """A failed refresh returns the error, keeps the last good templateId, and does not raise; it logs nothing
+    itself (the refresh timer logs the result once, as metadata.refresh_failed)."""
     await source.get(MCA)
     writes_before = list(store.writes)
     fetcher.error = ServerError("down", status=503)
@@ -439,8 +440,7 @@ async def test_failed_refresh_keeps_the_last_good_value(
     assert (result.previous_template_id, result.current_template_id, result.changed) == ("tmpl-1", "tmpl-1", False)
     assert result.stored is False
     assert store.writes == writes_before
-    (record,) = [r for r in caplog.records if getattr(r, "event", "") == "metadata_cache.refresh_failed"]
-    assert record.__dict__["template_id"] == "tmpl-1"
+    assert [r for r in caplog.records if "refresh_failed" in getattr(r, "event", "")] == []
     fetcher.error = None
     assert (await source.get(MCA)).current.template_id == "tmpl-1"
 
