@@ -87,10 +87,12 @@ def tally(log: Path) -> Counter[str]:
             record = json.loads(line)
         except ValueError:
             continue
-        if record.get("event") == "message.settled" and record.get("event_id"):
-            outcome = record["outcome"] if record["outcome"] != "dead_letter" else f"dead_letter:{record['reason']}"
-            if record["settlement"] != "schedule_retry":
-                last[record["event_id"]] = outcome
+        if record.get("event") == "attestation.outcome" and record.get("event_id") and "settlement" in record:
+            settled = record["settlement"]
+            if settled != "schedule_retry":
+                last[record["event_id"]] = (
+                    f"dead_letter:{record['reason']}" if settled == "dead_letter" else record["outcome"]
+                )
     return Counter(last.values())
 
 

@@ -103,7 +103,7 @@ async def _publish(connection_string: str, bodies: list[tuple[str, dict[str, Any
 
 
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    json_log = log.with_suffix(".jsonl")  # INFO records: one "message.settled" per settlement
+    json_log = log.with_suffix(".jsonl")  # INFO records: one "attestation.outcome" per settlement
     with log.open("ab") as sink:
         return subprocess.Popen(  # noqa: S603 — our own command
             [
