@@ -4,7 +4,7 @@ Library code logs with ``logging.getLogger(__name__)``, a stable ``event`` name 
 (event id, MS-RequestId, MS-CorrelationId, outcome, reason, status…). This formatter writes those
 fields out; it never adds the message's arguments beyond the formatted message, and the code never
 passes tokens, names, emails or phone numbers to a log call. In the Functions host, the host's own
-logging (and Application Insights, see ``functions/telemetry.py``) takes the same records.
+logging (and Application Insights, set up in ``functions/runtime.py``) takes the same records.
 """
 
 from __future__ import annotations

@@ -25,9 +25,11 @@
         ├── NoRelationship             403 in Partner Center's shape: not this partner's customer (e.g. 20002)
         └── InvalidRequest             any other 4xx
 
-Foreign exceptions are translated into this tree in one place, ``classify_response`` for answers and
-``translate_transport_error`` for everything ``HTTP_STACK_ERRORS`` names (httpx's, and aiohttp's that
-httpx-aiohttp lets through), with ``raise … from exc``. Nothing else escapes the client.
+Foreign exceptions are translated into this tree in one place, ``shared/partner_center/responses.py``:
+``classify_response`` for answers and ``translate_transport_error`` for everything ``HTTP_STACK_ERRORS``
+names (httpx's, and aiohttp's that httpx-aiohttp lets through); the client raises the result with
+``raise … from exc``. Nothing else escapes the client. This module imports no HTTP library: the core
+(``shared.attestation``) speaks this tree only.
 """
 
 from __future__ import annotations

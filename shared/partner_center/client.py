@@ -177,6 +177,7 @@ class PartnerCenterClient:
             ids = RequestIds(request_id=request_id, correlation_id=correlation_id)
             started = time.perf_counter()
             error: PartnerCenterError
+            cause: BaseException | None = None  # the HTTP stack's exception, chained with ``raise … from``
             try:
                 response = await self._http.request(
                     method,
@@ -186,8 +187,7 @@ class PartnerCenterClient:
                     headers=self._headers(token, request_id, correlation_id, has_body=content is not None),
                 )
             except HTTP_STACK_ERRORS as exc:  # the one edge where the HTTP stack's failures enter the tree
-                error = translate_transport_error(exc, ids)
-                error.__cause__ = exc
+                error, cause = translate_transport_error(exc, ids), exc
                 self._log(method, path, attempt, started, ids, status=None, error=error)
             else:
                 ids = RequestIds(request_id, correlation_id, response.headers.get("MS-CV", ""))
@@ -206,7 +206,7 @@ class PartnerCenterClient:
                     continue
             delay = self._retry.next_delay(attempt, error, waited, self._rng)
             if delay is None:
-                raise error
+                raise error from cause
             waited += delay
             await self._sleep(delay)
 
