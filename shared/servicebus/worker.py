@@ -96,6 +96,16 @@ class SdkMessageSettler:
     async def schedule_copy(self, delay_seconds: float, attempt: int) -> None:
         await self._scheduler.schedule(copy_for_retry(self._message, attempt), delay_seconds)
 
+    async def give_back(self) -> None:
+        """Abandon the message so Service Bus redelivers it. If even that fails, its lock lapses on its own;
+        redelivery follows either way."""
+
+        async def abandon_quietly() -> None:
+            with contextlib.suppress(TimeoutError, ServiceBusError, OSError, ValueError):
+                await self._receiver.abandon_message(self._message)
+
+        await self._lane.submit(abandon_quietly)
+
 
 @dataclass(slots=True)
 class WorkerStats:
@@ -167,7 +177,9 @@ class Worker:
                     for message in messages:
                         self.stats.received += 1
                         renewer.register(receiver, message, max_lock_renewal_duration=LOCK_RENEWAL_SECONDS)
-                        task = asyncio.create_task(self._handle(receiver, scheduler, message, lane))
+                        task = asyncio.create_task(
+                            self._handle(message, SdkMessageSettler(receiver, scheduler, message, lane))
+                        )
                         self._in_flight.add(task)
                         task.add_done_callback(self._in_flight.discard)
             finally:
@@ -199,20 +211,14 @@ class Worker:
         if pending:
             await asyncio.wait(pending)
 
-    async def _handle(
-        self,
-        receiver: ServiceBusReceiver,
-        scheduler: RetryScheduler,
-        message: ServiceBusReceivedMessage,
-        lane: SettlementLane,
-    ) -> None:
+    async def _handle(self, message: ServiceBusReceivedMessage, settler: SdkMessageSettler) -> None:
         services = self._services
         try:
             processed = await process_message(
                 body_bytes(message, limit=MAX_BODY_BYTES),
                 attempt=attempt_of(message.application_properties),
                 attestor=services.attestor,
-                settler=SdkMessageSettler(receiver, scheduler, message, lane),
+                settler=settler,
                 policy=services.redelivery,
                 rng=services.rng,
                 message_id=str(message.message_id or ""),
@@ -228,14 +234,8 @@ class Worker:
                 type(exc).__name__,
                 extra={"event": "worker.settle_failed", "message_id": str(message.message_id or "")},
             )
-            await lane.submit(lambda: _abandon_quietly(receiver, message))
+            await settler.give_back()
             return
         self.stats.settled += 1
         name = settlement_name(processed.settlement)
         self.stats.by_settlement[name] = self.stats.by_settlement.get(name, 0) + 1
-
-
-async def _abandon_quietly(receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage) -> None:
-    # If even the abandon fails, the lock lapses on its own; redelivery follows either way.
-    with contextlib.suppress(TimeoutError, ServiceBusError, OSError, ValueError):
-        await receiver.abandon_message(message)
