@@ -48,7 +48,7 @@ class FunctionRuntime:
 
     def retry_scheduler(self) -> RetryScheduler:
         """The process's one scheduler of retry copies: every invocation shares its sender, one schedule at a
-        time (concurrent first calls on a fresh sender race in the SDK; see shared/retry_scheduler.py)."""
+        time (concurrent first calls on a fresh sender race in the SDK; see shared/servicebus/retry_scheduler.py)."""
         if self._scheduler is None:
             from shared.servicebus.retry_scheduler import RetryScheduler
 

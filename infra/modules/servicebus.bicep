@@ -11,11 +11,11 @@
 //   survives a couple of host restarts or scale-ins, and a message that keeps crashing the worker reaches
 //   the dead-letter queue (MaxDeliveryCountExceeded) within about 25 minutes instead of looping.
 // - requiresDuplicateDetection true, window P1D (parameter). Publishers set MessageId = event id + a
-//   digest of the body (shared/message_ids.py), so a CRM re-send of the same event (publisher retry after
+//   digest of the body (shared/servicebus/messages.py), so a CRM re-send of the same event (publisher retry after
 //   a timeout, a same-day batch re-run) is dropped by the broker while a correction is delivered. A day covers those re-sends and the whole scheduled-retry chain (~2 h); re-sends
 //   older than that still reach the app, which is idempotent (Partner Center answers 600061 and the app
 //   records already_attested). Scheduled retry copies and dead-letter replays MUST carry a new MessageId
-//   (shared/message_ids.py derives one per message and attempt), or the broker silently drops them. Duplicate
+//   (shared/servicebus/messages.py derives one per message and attempt), or the broker silently drops them. Duplicate
 //   detection cannot be switched on or off after the queue exists.
 // - defaultMessageTimeToLive P14D with deadLetteringOnMessageExpiration true: an outage longer than two
 //   weeks sends events to the dead-letter queue (reason TTLExpiredException) instead of deleting them.

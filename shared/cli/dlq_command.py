@@ -255,7 +255,7 @@ def replay_command(
 
     Each copy keeps the body (with --set/--unset edits) and properties, gets mca-attempt=0 (a fresh retry
     budget), mca-replay-count, mca-original-reason, mca-original-sequence-number, and the message id
-    {eventId}/replay{count}-{digest}, unique per dead letter (shared/message_ids.py). The copy is sent before the original is completed: a crash can duplicate
+    {eventId}/replay{count}-{digest}, unique per dead letter (shared/servicebus/messages.py). The copy is sent before the original is completed: a crash can duplicate
     an event (harmless: attestation is idempotent), never lose one.
     """
     edits = _edits(sets, unsets)

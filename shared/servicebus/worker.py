@@ -162,7 +162,7 @@ class Worker:
         sender = self._client.get_queue_sender(self._queue_name)
         renewer = AutoLockRenewer(max_lock_renewal_duration=LOCK_RENEWAL_SECONDS)
         lane = SettlementLane()
-        scheduler = RetryScheduler.over(sender)  # one schedule at a time: see shared/retry_scheduler.py
+        scheduler = RetryScheduler.over(sender)  # one schedule at a time: see shared/servicebus/retry_scheduler.py
         async with receiver, sender, renewer:
             try:
                 while not stop.is_set():

@@ -1,4 +1,4 @@
-"""The committed JSON Schema (docs/event-schema.v1.json) matches the contract in shared/contract.py."""
+"""The committed JSON Schema (docs/event-schema.v1.json) matches the contract in shared/attestation/contract/__init__.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Print the event contract's JSON Schema, as committed in docs/event-schema.v1.json.
 
-Regenerate the committed file after changing ``shared/contract.py``::
+Regenerate the committed file after changing ``shared/attestation/contract/__init__.py``::
 
     .venv/bin/python -m shared.attestation.contract.schema > docs/event-schema.v1.json
 """
