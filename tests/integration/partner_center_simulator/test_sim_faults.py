@@ -71,7 +71,7 @@ def test_server_error_shapes_vary(sim: SimulatorServer, api: httpx.Client) -> No
 def test_dropped_connection_is_a_transport_error(sim: SimulatorServer, api: httpx.Client) -> None:
     """A dropped connection gives the client a connection error and creates nothing."""
     sim.state.configure_faults(drop_rate=1.0)
-    with pytest.raises(httpx.RemoteProtocolError):
+    with pytest.raises(httpx.TransportError):  # closed or reset, as the timing falls
         api.post(CUSTOMERS_PATH.format(new_customer()), json=attestation())
     assert sim.state.attestation_count() == 0
     assert sim.state.request_count(route="POST /v1/customers/{customer_id}/agreements", status="dropped") == 1
@@ -82,7 +82,7 @@ def test_lost_response_creates_then_replay_answers(sim: SimulatorServer, api: ht
     customer = new_customer()
     headers = {"MS-RequestId": "lost-response-1"}
     sim.state.configure_faults(lost_response_rate=1.0)
-    with pytest.raises(httpx.RemoteProtocolError):
+    with pytest.raises(httpx.TransportError):  # closed or reset, as the timing falls
         api.post(CUSTOMERS_PATH.format(customer), json=attestation(), headers=headers)
     assert sim.state.attestation_count(customer) == 1
     assert api.get("/v1/agreements").status_code == 200  # GETs are never "lost"
