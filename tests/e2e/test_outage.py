@@ -31,7 +31,7 @@ from emulators.servicebus.server import ServiceBusEmulator
 from emulators.servicebus.testing import running_emulator
 from shared.attestation.contract import SignedAgreementEvent, parse_event
 from shared.servicebus.publishing import publish_events
-from tests.fakes import event_dict
+from tests.builders import fresh_event_doc
 
 pytestmark = pytest.mark.e2e
 
@@ -90,8 +90,8 @@ def test_outage_at_concurrency_32_ends_attested_or_retries_exhausted_without_lea
     simulator = SimulatorServer()
     simulator.start()
     state = simulator.state
-    warm = [parse_event(event_dict(eventId=f"warm-{i:03d}")) for i in range(CONCURRENCY)]
-    events = [parse_event(event_dict(eventId=f"outage-{i:03d}")) for i in range(EVENTS)]
+    warm = [parse_event(fresh_event_doc(eventId=f"warm-{i:03d}")) for i in range(CONCURRENCY)]
+    events = [parse_event(fresh_event_doc(eventId=f"outage-{i:03d}")) for i in range(EVENTS)]
     env = {
         **os.environ,
         **simulator_app_settings(simulator.base_url, simulator.token_url(), tmp_path / "cache"),

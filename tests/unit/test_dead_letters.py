@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from azure.servicebus import ServiceBusMessage
-from azure.servicebus.exceptions import MessageLockLostError, ServiceBusError
+from azure.servicebus.exceptions import MessageLockLostError
 from click.testing import CliRunner
 
 from shared.attestation.contract import InvalidEventError, parse_event
@@ -24,26 +24,20 @@ from shared.servicebus.dead_letters.purge import delete_exported
 from shared.servicebus.dead_letters.records import DeadLetterRecord
 from shared.servicebus.dead_letters.replay import ReplayStatus, build_replay, plan_replays, replay
 from shared.servicebus.messages import replay_message_id, retry_message_id
+from tests.builders import (
+    EMAIL,
+    TEMPLATE,
+    TENANT,
+    RecordingSender,
+    as_body,
+    cloud_event,
+    contact,
+    event_doc,
+    event_grid_event,
+)
 
-TENANT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 OTHER_TENANT = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
-EMAIL = "ada@contoso.example.com"
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
-
-
-def event_doc(event_id: str = "crm-1", tenant: str = TENANT, **overrides: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "eventId": event_id,
-        "customerTenantId": tenant,
-        "dateAgreed": "2025-11-20T09:30:00Z",
-        "primaryContact": {"firstName": "Ada", "lastName": "Lovelace", "email": EMAIL},
-    }
-    doc.update(overrides)
-    return doc
-
-
-def body_of(doc: Any) -> bytes:
-    return json.dumps(doc).encode("utf-8")
 
 
 @dataclass
@@ -65,7 +59,7 @@ class FakeMessage:
 
 def dead_letter(sequence_number: int, event_id: str = "", **kwargs: Any) -> FakeMessage:
     event_id = event_id or f"crm-{sequence_number}"
-    kwargs.setdefault("body", body_of(event_doc(event_id)))
+    kwargs.setdefault("body", as_body(event_doc(eventId=event_id)))
     kwargs.setdefault("message_id", event_id)
     kwargs.setdefault(
         "application_properties",
@@ -124,21 +118,6 @@ class FakeDeadLetterQueue:
         self.locked.discard(message.sequence_number)
 
 
-class FakeSender:
-    """Records every message sent, into the shared journal too."""
-
-    def __init__(self, journal: list[tuple[str, Any]], fail: bool = False) -> None:
-        self.journal = journal
-        self.sent: list[ServiceBusMessage] = []
-        self.fail = fail
-
-    async def send_messages(self, message: ServiceBusMessage) -> None:
-        if self.fail:
-            raise ServiceBusError("link detached")
-        self.journal.append(("send", message.message_id))
-        self.sent.append(message)
-
-
 def sent_properties(message: ServiceBusMessage) -> dict[str, Any]:
     return {str(k): v for k, v in (message.application_properties or {}).items()}
 
@@ -156,10 +135,8 @@ def test_record_reads_broker_properties_and_ids_from_the_body() -> None:
 
 def test_record_reads_ids_inside_a_cloudevents_envelope() -> None:
     """In a CloudEvents body the event id is data.eventId or the envelope id, the customer is in data."""
-    data = event_doc()
-    del data["eventId"]
-    envelope = {"specversion": "1.0", "id": "ce-9", "type": "mca.customer.signed.v1", "source": "crm", "data": data}
-    r = record(dead_letter(1, body=body_of(envelope)))
+    envelope = cloud_event(id="ce-9", data=event_doc(eventId=...))
+    r = record(dead_letter(1, body=as_body(envelope)))
     assert (r.event_id, r.customer_id) == ("ce-9", TENANT)
 
 
@@ -261,9 +238,9 @@ def test_export_writes_every_property_and_the_exact_body(tmp_path: Path) -> None
 def test_set_edits_a_dotted_path() -> None:
     """--set primaryContact.email=… replaces that field and nothing else."""
     edited = json.loads(
-        apply_edits(body_of(event_doc()), [FieldEdit.parse_set("primaryContact.email=new@example.com")])
+        apply_edits(as_body(event_doc(eventId="crm-1")), [FieldEdit.parse_set("primaryContact.email=new@example.com")])
     )
-    assert edited["primaryContact"] == {"firstName": "Ada", "lastName": "Lovelace", "email": "new@example.com"}
+    assert edited["primaryContact"] == contact(email="new@example.com")
     assert edited["eventId"] == "crm-1"
 
 
@@ -274,35 +251,22 @@ def test_set_value_may_contain_equals_signs() -> None:
 
 def test_unset_removes_a_field() -> None:
     """--unset templateId drops the field (e.g. a retired template, to use the current one)."""
-    body = body_of(event_doc(templateId="117a2bd2-6a5d-4c2b-9d3b-1f4a5e6b7c80"))
+    body = as_body(event_doc(templateId=TEMPLATE))
     assert "templateId" not in json.loads(apply_edits(body, [FieldEdit.parse_unset("templateId")]))
 
 
 def test_edits_go_inside_data_of_a_cloudevents_envelope() -> None:
     """In an envelope, a contract field path is applied to ``data``."""
-    envelope = {
-        "specversion": "1.0",
-        "id": "ce-1",
-        "type": "mca.customer.signed.v1",
-        "source": "crm",
-        "data": event_doc(),
-    }
-    edited = json.loads(apply_edits(body_of(envelope), [FieldEdit.parse_set("primaryContact.email=new@example.com")]))
+    envelope = cloud_event(data=event_doc())
+    edited = json.loads(apply_edits(as_body(envelope), [FieldEdit.parse_set("primaryContact.email=new@example.com")]))
     assert edited["data"]["primaryContact"]["email"] == "new@example.com"
     assert "primaryContact" not in edited
 
 
 def test_edits_go_inside_data_of_an_event_grid_event() -> None:
     """An Event Grid event's contract fields sit in ``data``: an edit lands there and the result parses."""
-    envelope = {
-        "id": "eg-1",
-        "eventType": "mca.customer.signed.v1",
-        "subject": "customers",
-        "eventTime": "2025-11-20T09:30:00Z",
-        "dataVersion": "1",
-        "data": event_doc(),
-    }
-    edited = apply_edits(body_of(envelope), [FieldEdit.parse_set("primaryContact.email=new@example.com")])
+    envelope = event_grid_event(data=event_doc())
+    edited = apply_edits(as_body(envelope), [FieldEdit.parse_set("primaryContact.email=new@example.com")])
     assert parse_event(edited).primary_contact.email == "new@example.com"
     assert "primaryContact" not in json.loads(edited)
 
@@ -311,14 +275,8 @@ def test_edits_of_a_data_base64_cloud_event_decode_the_payload_into_data() -> No
     """A CloudEvent with data_base64 is edited as the equivalent CloudEvent with data, which parses."""
     import base64
 
-    envelope = {
-        "specversion": "1.0",
-        "id": "ce-2",
-        "type": "mca.customer.signed.v1",
-        "source": "crm",
-        "data_base64": base64.b64encode(body_of(event_doc())).decode(),
-    }
-    edited = apply_edits(body_of(envelope), [FieldEdit.parse_set("primaryContact.email=new@example.com")])
+    envelope = cloud_event(data=..., data_base64=base64.b64encode(as_body(event_doc())).decode())
+    edited = apply_edits(as_body(envelope), [FieldEdit.parse_set("primaryContact.email=new@example.com")])
     assert parse_event(edited).primary_contact.email == "new@example.com"
     assert "data_base64" not in json.loads(edited)
 
@@ -333,7 +291,7 @@ def test_malformed_set_is_rejected(text: str) -> None:
 def test_edit_through_a_non_object_is_rejected() -> None:
     """A path that crosses a string cannot be set."""
     with pytest.raises(EditError, match="eventId is not an object"):
-        apply_edits(body_of(event_doc()), [FieldEdit.parse_set("eventId.x=1")])
+        apply_edits(as_body(event_doc()), [FieldEdit.parse_set("eventId.x=1")])
 
 
 def test_editing_a_body_that_is_not_json_is_rejected() -> None:
@@ -398,8 +356,8 @@ def test_two_dead_letters_with_one_event_id_replay_under_different_ids() -> None
     """An original and its correction (same eventId, different body and sequence number) never share a replay id,
     and neither replay id equals the other's original."""
     original = dead_letter(1, "crm-9")
-    contact = {"firstName": "Ada", "lastName": "Lovelace", "email": EMAIL, "phoneNumber": "+1 206 555 0199"}
-    correction = dead_letter(2, "crm-9", body=body_of(event_doc("crm-9", primaryContact=contact)))
+    corrected = contact(phoneNumber="+1 206 555 0199")
+    correction = dead_letter(2, "crm-9", body=as_body(event_doc(eventId="crm-9", primaryContact=corrected)))
     ids = {build_replay(record(original)).message_id, build_replay(record(correction)).message_id}
     assert len(ids) == 2
     assert ids.isdisjoint({original.message_id, correction.message_id})
@@ -447,7 +405,7 @@ async def test_replay_sends_before_completing_each_original() -> None:
     """For every message the copy is sent first, the original completed second; the DLQ ends empty."""
     journal: list[tuple[str, Any]] = []
     queue = FakeDeadLetterQueue([dead_letter(1), dead_letter(2)], journal)
-    sender = FakeSender(journal)
+    sender = RecordingSender(journal)
     summary = await replay(queue, sender, selection=DeadLetterFilter(), max_wait_time=0.1)  # type: ignore[arg-type]
     sent = [entry[1] for entry in journal if entry[0] == "send"]
     assert [entry[0] for entry in journal] == ["send", "complete", "send", "complete"]
@@ -464,7 +422,7 @@ async def test_replay_abandons_messages_that_do_not_match() -> None:
     messages = [dead_letter(1), dead_letter(2, dead_letter_reason="RetriesExhausted"), dead_letter(3)]
     queue = FakeDeadLetterQueue(messages, journal)
     selection = DeadLetterFilter(reasons=frozenset({"RetriesExhausted"}))
-    summary = await replay(queue, FakeSender(journal), selection=selection)  # type: ignore[arg-type]
+    summary = await replay(queue, RecordingSender(journal), selection=selection)  # type: ignore[arg-type]
     assert (summary.replayed, summary.skipped) == (1, 2)
     assert [m.sequence_number for m in queue.messages] == [1, 3]
     assert sorted(e for e in journal if e[0] == "abandon") == [("abandon", 1), ("abandon", 3)]
@@ -480,7 +438,7 @@ async def test_replay_ends_when_a_receive_brings_only_seen_messages() -> None:
             return list(self.messages)  # ignores locks entirely
 
     queue = Redelivering([dead_letter(1), dead_letter(2)], journal)
-    summary = await replay(queue, FakeSender(journal), selection=DeadLetterFilter(event_id="nothing"))  # type: ignore[arg-type]
+    summary = await replay(queue, RecordingSender(journal), selection=DeadLetterFilter(event_id="nothing"))  # type: ignore[arg-type]
     assert summary.skipped == 2
     assert len(queue.receive_waits) == 2
 
@@ -489,7 +447,7 @@ async def test_invalid_edit_leaves_the_message_in_the_dlq_as_a_failure() -> None
     """A --set that fails validation sends nothing, abandons the original and counts a failure."""
     journal: list[tuple[str, Any]] = []
     queue = FakeDeadLetterQueue([dead_letter(1)], journal)
-    sender = FakeSender(journal)
+    sender = RecordingSender(journal)
     edits = [FieldEdit.parse_set("primaryContact.email=bad")]
     summary = await replay(queue, sender, selection=DeadLetterFilter(), edits=edits)  # type: ignore[arg-type]
     assert sender.sent == []
@@ -502,7 +460,7 @@ async def test_send_failure_does_not_complete_the_original() -> None:
     """If the copy cannot be sent, the original stays in the DLQ and the result is a failure."""
     journal: list[tuple[str, Any]] = []
     queue = FakeDeadLetterQueue([dead_letter(1)], journal)
-    summary = await replay(queue, FakeSender(journal, fail=True), selection=DeadLetterFilter())  # type: ignore[arg-type]
+    summary = await replay(queue, RecordingSender(journal, fail=True), selection=DeadLetterFilter())  # type: ignore[arg-type]
     assert journal == [("abandon", 1)]
     assert summary.results[0].status is ReplayStatus.FAILED
 
@@ -512,7 +470,7 @@ async def test_complete_failure_after_send_is_reported_not_hidden() -> None:
     journal: list[tuple[str, Any]] = []
     queue = FakeDeadLetterQueue([dead_letter(1)], journal)
     queue.fail_complete.add(1)
-    summary = await replay(queue, FakeSender(journal), selection=DeadLetterFilter())  # type: ignore[arg-type]
+    summary = await replay(queue, RecordingSender(journal), selection=DeadLetterFilter())  # type: ignore[arg-type]
     assert journal[0][0] == "send"
     assert journal[0][1].startswith("crm-1/replay1-")
     assert summary.failed == 1
@@ -523,7 +481,7 @@ async def test_replay_stops_at_the_limit() -> None:
     """--limit N replays N messages and leaves the rest."""
     journal: list[tuple[str, Any]] = []
     queue = FakeDeadLetterQueue([dead_letter(n) for n in range(1, 6)], journal)
-    summary = await replay(queue, FakeSender(journal), selection=DeadLetterFilter(), limit=2, batch_size=3)  # type: ignore[arg-type]
+    summary = await replay(queue, RecordingSender(journal), selection=DeadLetterFilter(), limit=2, batch_size=3)  # type: ignore[arg-type]
     assert summary.replayed == 2
     assert [m.sequence_number for m in queue.messages] == [3, 4, 5]
 

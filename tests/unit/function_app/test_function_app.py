@@ -23,7 +23,14 @@ from shared.metadata_cache import RefreshResult
 from shared.metrics import RecordingMetrics
 from shared.servicebus.messages import ATTEMPT_PROPERTY, retry_message_id
 from shared.servicebus.settlement import RedeliveryPolicy
-from tests.fakes import RecordingMessageActions, RecordingSender, app_functions, event_dict, received_message
+from tests.builders import (
+    Journal,
+    RecordingMessageActions,
+    RecordingSender,
+    app_functions,
+    fresh_event_doc,
+    received_message,
+)
 
 
 def _functions() -> dict[str, Any]:
@@ -65,12 +72,12 @@ class FakeServices:
 
 
 @pytest.fixture
-def journal() -> list[str]:
+def journal() -> Journal:
     return []
 
 
 @pytest.fixture
-def sender(journal: list[str]) -> RecordingSender:
+def sender(journal: Journal) -> RecordingSender:
     return RecordingSender(journal)
 
 
@@ -106,7 +113,7 @@ async def test_success_outcomes_complete_the_message(
     outcome: Outcome, sender: RecordingSender, metrics: RecordingMetrics
 ) -> None:
     """Attested and 600061 both complete the message and schedule nothing."""
-    message = received_message(event_dict())
+    message = received_message(fresh_event_doc())
     actions = await _trigger(ScriptedAttestor(outcome), sender, message, metrics)
     assert actions.names == ["complete"]
     assert actions.calls[0][1] is message
@@ -120,7 +127,7 @@ async def test_permanent_failure_dead_letters_with_reason_and_description(
     outcome = DeadLetter(
         *_IDS, reason=DeadLetterReason.UNKNOWN_CUSTOMER, description="HTTP 404 code 60003: Tenant not found"
     )
-    message = received_message(event_dict())
+    message = received_message(fresh_event_doc())
     actions = await _trigger(ScriptedAttestor(outcome), sender, message, metrics)
     assert actions.calls == [
         ("deadletter", message, {"reason": "UnknownCustomer", "description": "HTTP 404 code 60003: Tenant not found"})
@@ -128,20 +135,18 @@ async def test_permanent_failure_dead_letters_with_reason_and_description(
 
 
 async def test_transient_failure_schedules_a_copy_then_completes(
-    journal: list[str], sender: RecordingSender, metrics: RecordingMetrics
+    journal: Journal, sender: RecordingSender, metrics: RecordingMetrics
 ) -> None:
     """RetryLater schedules a copy (attempt 1, delay ≥ Retry-After, fresh id, same body) before completing."""
-    body = event_dict()
+    body = fresh_event_doc()
     message = received_message(body, message_id="crm-7")
-    actions = RecordingMessageActions()
-    original_complete = actions.complete
-    actions.complete = lambda m: (journal.append("complete"), original_complete(m))  # type: ignore[method-assign]
+    actions = RecordingMessageActions(journal)
     runtime.install(
         FakeServices(ScriptedAttestor(RetryLater(*_IDS, retry_after=57, description="429"))), metrics, sender
     )  # type: ignore[arg-type]
     before = datetime.now(UTC)
     await _functions()["attest_signed_agreement"].get_user_function()(message=message, message_actions=actions)
-    assert journal == ["schedule", "complete"]
+    assert [name for name, _ in journal] == ["schedule", "complete"]
     copy, when = sender.scheduled[0]
     assert copy.application_properties is not None
     assert copy.application_properties[ATTEMPT_PROPERTY] == 1
@@ -155,7 +160,7 @@ async def test_retry_budget_spent_dead_letters_as_retries_exhausted(
     sender: RecordingSender, metrics: RecordingMetrics
 ) -> None:
     """A message that already had `budget` retries is dead-lettered RetriesExhausted with the last error."""
-    message = received_message(event_dict(), application_properties={ATTEMPT_PROPERTY.encode(): 3})
+    message = received_message(fresh_event_doc(), application_properties={ATTEMPT_PROPERTY.encode(): 3})
     actions = await _trigger(
         ScriptedAttestor(RetryLater(*_IDS, retry_after=None, description="HTTP 503")), sender, message, metrics
     )
