@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -238,15 +239,16 @@ def received_message(
     body: bytes | dict[str, Any],
     *,
     message_id: str = "msg-1",
-    application_properties: dict[str | bytes, Any] | None = None,
+    application_properties: Mapping[bytes, Any] | None = None,
     delivery_count: int = 0,
 ) -> ServiceBusReceivedMessage:
     """A real ``azure.servicebus.ServiceBusReceivedMessage`` as the Functions binding hands it over."""
     data = json.dumps(body).encode() if isinstance(body, dict) else body
+    properties: dict[str | bytes, Any] = {key: value for key, value in (application_properties or {}).items()}
     amqp = Message(
         data=[data],
         properties=Properties(message_id=message_id.encode(), content_type=b"application/json", correlation_id=b"corr"),
-        application_properties=application_properties or {},
+        application_properties=properties,
         header=Header(delivery_count=delivery_count),
         delivery_annotations={b"x-opt-lock-token": uuid.uuid4()},
         message_annotations={b"x-opt-sequence-number": 1},
@@ -340,4 +342,4 @@ def app_functions() -> dict[str, Any]:
     re-validates names against what it built before), so every test module shares this one call."""
     import function_app
 
-    return {function.get_function_name(): function for function in function_app.app.get_functions()}
+    return {str(function.get_function_name()): function for function in function_app.app.get_functions()}

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -73,10 +73,10 @@ def _drained(emulator: ServiceBusEmulator) -> bool:
     return depths.active == 0 and depths.scheduled == 0 and depths.deferred == 0
 
 
-def _wait_until(condition: object, timeout: float) -> bool:
+def _wait_until(condition: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
+        if condition():
             return True
         time.sleep(0.5)
     return False

@@ -59,7 +59,9 @@ def run_cli(emulator: ServiceBusEmulator, *args: str) -> Result:
     return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
 
-def send_events(client: ServiceBusClient, docs: list[dict[str, Any]], properties: dict[str, Any] | None = None) -> None:
+def send_events(
+    client: ServiceBusClient, docs: list[dict[str, Any]], properties: dict[str | bytes, Any] | None = None
+) -> None:
     messages = [
         ServiceBusMessage(
             json.dumps(doc),
@@ -89,7 +91,7 @@ def dead_letter_everything(client: ServiceBusClient, expected: int, reason_of: d
 
 
 def seed_dead_letters(
-    client: ServiceBusClient, specs: list[tuple[str, str, str]], properties: dict[str, Any] | None = None
+    client: ServiceBusClient, specs: list[tuple[str, str, str]], properties: dict[str | bytes, Any] | None = None
 ) -> None:
     """Dead-letter one event per (event id, tenant, reason)."""
     send_events(

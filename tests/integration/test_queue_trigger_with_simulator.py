@@ -27,7 +27,7 @@ def _handler() -> Any:
 @pytest.fixture
 def sender(services: Services) -> Iterator[RecordingSender]:
     recording = RecordingSender()
-    runtime.install(services, RecordingMetrics(), recording)  # type: ignore[arg-type]
+    runtime.install(services, RecordingMetrics(), recording)
     yield recording
     runtime.uninstall()
 

@@ -296,7 +296,7 @@ BAD: tuple[Bad, ...] = (
     ),
     Bad("cloudevent-data-and-data-base64", {**with_data_base64(cloud_event()), "data": event_doc()}, ("data_base64",)),
     Bad("cloudevent-data-base64-not-base64", with_data_base64(cloud_event(), "not base64!"), ("data_base64",)),
-    Bad("cloudevent-data-base64-number", with_data_base64(cloud_event(), 42), ("data_base64",)),  # type: ignore[arg-type]
+    Bad("cloudevent-data-base64-number", with_data_base64(cloud_event(), 42), ("data_base64",)),  # type: ignore[arg-type]  # a number is the bad input
     Bad("cloudevent-data-base64-not-json", with_data_base64(cloud_event(), b"<event/>"), ("data_base64",)),
     Bad("cloudevent-data-base64-not-utf8", with_data_base64(cloud_event(), b"\xff\xfe{}"), ("data_base64",)),
     Bad("cloudevent-data-base64-array", with_data_base64(cloud_event(), b"[]"), ("data_base64",)),

@@ -274,7 +274,7 @@ def test_event_is_frozen() -> None:
     event = parse_event(event_doc())
 
     with pytest.raises(ValidationError):
-        event.event_id = "other"  # type: ignore[misc]
+        event.event_id = "other"  # type: ignore[misc]  # the frozen model refusing this is what is pinned
 
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "events.jsonl"

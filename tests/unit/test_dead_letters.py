@@ -80,7 +80,7 @@ def replay_id_of(message: FakeMessage, readable: str, count: int) -> str:
 
 
 def record(message: FakeMessage) -> DeadLetterRecord:
-    return DeadLetterRecord.from_message(message)  # type: ignore[arg-type]
+    return DeadLetterRecord.from_message(message)  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
 
 
 class FakeDeadLetterQueue:
@@ -195,7 +195,7 @@ def test_filter_by_customer_and_event_id() -> None:
 async def test_peek_all_pages_through_the_whole_queue() -> None:
     """Peeking continues from the last sequence number + 1 until a page comes back empty."""
     queue = FakeDeadLetterQueue([dead_letter(n) for n in range(1, 251)])
-    records = [r async for r in peek_all(queue, page_size=100)]  # type: ignore[arg-type]
+    records = [r async for r in peek_all(queue, page_size=100)]  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     assert [r.sequence_number for r in records] == list(range(1, 251))
     assert queue.peeks == [1, 101, 201, 251]
 
@@ -206,17 +206,17 @@ async def test_find_matching_filters_and_stops_at_the_limit() -> None:
         dead_letter(n, dead_letter_reason="RetriesExhausted" if n % 2 else "InvalidEvent") for n in range(1, 11)
     ]
     queue = FakeDeadLetterQueue(messages)
-    found = await find_matching(queue, DeadLetterFilter(reasons=frozenset({"RetriesExhausted"})), limit=3)  # type: ignore[arg-type]
+    found = await find_matching(queue, DeadLetterFilter(reasons=frozenset({"RetriesExhausted"})), limit=3)  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     assert [r.sequence_number for r in found] == [1, 3, 5]
 
 
 async def test_peek_one_needs_the_exact_sequence_number() -> None:
     """``show`` finds a message by its sequence number and reports None for a gap."""
     queue = FakeDeadLetterQueue([dead_letter(5), dead_letter(9)])
-    found = await peek_one(queue, 5)  # type: ignore[arg-type]
+    found = await peek_one(queue, 5)  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     assert found is not None
     assert found.sequence_number == 5
-    assert await peek_one(queue, 6) is None  # type: ignore[arg-type]
+    assert await peek_one(queue, 6) is None  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
 
 
 def test_export_writes_every_property_and_the_exact_body(tmp_path: Path) -> None:
@@ -406,7 +406,7 @@ async def test_replay_sends_before_completing_each_original() -> None:
     journal: list[tuple[str, Any]] = []
     queue = FakeDeadLetterQueue([dead_letter(1), dead_letter(2)], journal)
     sender = RecordingSender(journal)
-    summary = await replay(queue, sender, selection=DeadLetterFilter(), max_wait_time=0.1)  # type: ignore[arg-type]
+    summary = await replay(queue, sender, selection=DeadLetterFilter(), max_wait_time=0.1)  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     sent = [entry[1] for entry in journal if entry[0] == "send"]
     assert [entry[0] for entry in journal] == ["send", "complete", "send", "complete"]
     assert [entry[1] for entry in journal if entry[0] == "complete"] == [1, 2]
@@ -422,7 +422,7 @@ async def test_replay_abandons_messages_that_do_not_match() -> None:
     messages = [dead_letter(1), dead_letter(2, dead_letter_reason="RetriesExhausted"), dead_letter(3)]
     queue = FakeDeadLetterQueue(messages, journal)
     selection = DeadLetterFilter(reasons=frozenset({"RetriesExhausted"}))
-    summary = await replay(queue, RecordingSender(journal), selection=selection)  # type: ignore[arg-type]
+    summary = await replay(queue, RecordingSender(journal), selection=selection)  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     assert (summary.replayed, summary.skipped) == (1, 2)
     assert [m.sequence_number for m in queue.messages] == [1, 3]
     assert sorted(e for e in journal if e[0] == "abandon") == [("abandon", 1), ("abandon", 3)]
@@ -433,12 +433,14 @@ async def test_replay_ends_when_a_receive_brings_only_seen_messages() -> None:
     journal: list[tuple[str, Any]] = []
 
     class Redelivering(FakeDeadLetterQueue):
-        async def receive_messages(self, max_message_count: int | None = 1, max_wait_time: float | None = None):  # type: ignore[no-untyped-def]
+        async def receive_messages(
+            self, max_message_count: int | None = 1, max_wait_time: float | None = None
+        ) -> list[FakeMessage]:
             self.receive_waits.append(max_wait_time)
             return list(self.messages)  # ignores locks entirely
 
     queue = Redelivering([dead_letter(1), dead_letter(2)], journal)
-    summary = await replay(queue, RecordingSender(journal), selection=DeadLetterFilter(event_id="nothing"))  # type: ignore[arg-type]
+    summary = await replay(queue, RecordingSender(journal), selection=DeadLetterFilter(event_id="nothing"))  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     assert summary.skipped == 2
     assert len(queue.receive_waits) == 2
 
@@ -449,7 +451,7 @@ async def test_invalid_edit_leaves_the_message_in_the_dlq_as_a_failure() -> None
     queue = FakeDeadLetterQueue([dead_letter(1)], journal)
     sender = RecordingSender(journal)
     edits = [FieldEdit.parse_set("primaryContact.email=bad")]
-    summary = await replay(queue, sender, selection=DeadLetterFilter(), edits=edits)  # type: ignore[arg-type]
+    summary = await replay(queue, sender, selection=DeadLetterFilter(), edits=edits)  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     assert sender.sent == []
     assert journal == [("abandon", 1)]
     assert summary.failed == 1
@@ -460,7 +462,7 @@ async def test_send_failure_does_not_complete_the_original() -> None:
     """If the copy cannot be sent, the original stays in the DLQ and the result is a failure."""
     journal: list[tuple[str, Any]] = []
     queue = FakeDeadLetterQueue([dead_letter(1)], journal)
-    summary = await replay(queue, RecordingSender(journal, fail=True), selection=DeadLetterFilter())  # type: ignore[arg-type]
+    summary = await replay(queue, RecordingSender(journal, fail=True), selection=DeadLetterFilter())  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     assert journal == [("abandon", 1)]
     assert summary.results[0].status is ReplayStatus.FAILED
 
@@ -470,7 +472,7 @@ async def test_complete_failure_after_send_is_reported_not_hidden() -> None:
     journal: list[tuple[str, Any]] = []
     queue = FakeDeadLetterQueue([dead_letter(1)], journal)
     queue.fail_complete.add(1)
-    summary = await replay(queue, RecordingSender(journal), selection=DeadLetterFilter())  # type: ignore[arg-type]
+    summary = await replay(queue, RecordingSender(journal), selection=DeadLetterFilter())  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     assert journal[0][0] == "send"
     assert journal[0][1].startswith("crm-1/replay1-")
     assert summary.failed == 1
@@ -481,7 +483,7 @@ async def test_replay_stops_at_the_limit() -> None:
     """--limit N replays N messages and leaves the rest."""
     journal: list[tuple[str, Any]] = []
     queue = FakeDeadLetterQueue([dead_letter(n) for n in range(1, 6)], journal)
-    summary = await replay(queue, RecordingSender(journal), selection=DeadLetterFilter(), limit=2, batch_size=3)  # type: ignore[arg-type]
+    summary = await replay(queue, RecordingSender(journal), selection=DeadLetterFilter(), limit=2, batch_size=3)  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     assert summary.replayed == 2
     assert [m.sequence_number for m in queue.messages] == [3, 4, 5]
 
@@ -490,7 +492,7 @@ async def test_purge_deletes_exactly_the_exported_sequence_numbers() -> None:
     """Only the listed messages are completed; one not exported (e.g. arrived later) stays."""
     journal: list[tuple[str, Any]] = []
     queue = FakeDeadLetterQueue([dead_letter(n) for n in range(1, 5)], journal)
-    deleted = await delete_exported(queue, [1, 3], max_wait_time=0.1)  # type: ignore[arg-type]
+    deleted = await delete_exported(queue, [1, 3], max_wait_time=0.1)  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     assert deleted == 2
     assert [m.sequence_number for m in queue.messages] == [2, 4]
     assert ("complete", 2) not in journal

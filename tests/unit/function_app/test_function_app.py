@@ -71,6 +71,11 @@ class FakeServices:
         self.settings = type("S", (), {"agreement_types": agreement_types, "queue_name": "mca-events"})()
 
 
+def _install(services: FakeServices, metrics: RecordingMetrics, sender: RecordingSender) -> None:
+    """``runtime.install`` with the fakes (the runtime's own test switch)."""
+    runtime.install(services, metrics, sender)  # type: ignore[arg-type]  # FakeServices holds only what the triggers read
+
+
 @pytest.fixture
 def journal() -> Journal:
     return []
@@ -95,7 +100,7 @@ def _reset_runtime() -> Iterator[None]:
 async def _trigger(
     attestor: ScriptedAttestor, sender: RecordingSender, message: Any, metrics: RecordingMetrics
 ) -> RecordingMessageActions:
-    runtime.install(FakeServices(attestor), metrics, sender)  # type: ignore[arg-type]
+    _install(FakeServices(attestor), metrics, sender)
     actions = RecordingMessageActions()
     await _functions()["attest_signed_agreement"].get_user_function()(message=message, message_actions=actions)
     return actions
@@ -141,9 +146,7 @@ async def test_transient_failure_schedules_a_copy_then_completes(
     body = fresh_event_doc()
     message = received_message(body, message_id="crm-7")
     actions = RecordingMessageActions(journal)
-    runtime.install(
-        FakeServices(ScriptedAttestor(RetryLater(*_IDS, retry_after=57, description="429"))), metrics, sender
-    )  # type: ignore[arg-type]
+    _install(FakeServices(ScriptedAttestor(RetryLater(*_IDS, retry_after=57, description="429"))), metrics, sender)
     before = datetime.now(UTC)
     await _functions()["attest_signed_agreement"].get_user_function()(message=message, message_actions=actions)
     assert [name for name, _ in journal] == ["schedule", "complete"]
@@ -192,7 +195,7 @@ async def test_timer_refreshes_each_type_and_counts_a_template_change(
         }
     )
     services = FakeServices(None, refresher, ("MicrosoftCustomerAgreement", "MicrosoftCloudAgreement"))
-    runtime.install(services, metrics, sender)  # type: ignore[arg-type]
+    _install(services, metrics, sender)
     with caplog.at_level(logging.INFO):
         await _functions()["refresh_agreement_metadata"].get_user_function()(timer=TimerRequest(past_due=True))
     assert refresher.refreshed == ["MicrosoftCustomerAgreement", "MicrosoftCloudAgreement"]
@@ -212,14 +215,14 @@ async def test_timer_failed_refresh_is_logged_and_counted_not_raised(
     kept = RefreshResult(
         "MicrosoftCustomerAgreement", "good-id", "good-id", datetime.now(UTC), error=ServerError("HTTP 503", status=503)
     )
-    runtime.install(
+    _install(
         FakeServices(None, RecordingRefresher({"MicrosoftCustomerAgreement": kept}), ("MicrosoftCustomerAgreement",)),
         metrics,
         sender,
-    )  # type: ignore[arg-type]
+    )
     await _functions()["refresh_agreement_metadata"].get_user_function()(timer=TimerRequest(past_due=False))
     assert metrics.total("metadata.refresh_failed") == 1
     failed = [r for r in caplog.records if getattr(r, "event", "") == "metadata.refresh_failed"]
     assert len(failed) == 1
     assert failed[0].levelno == logging.ERROR
-    assert failed[0].template_id == "good-id"  # type: ignore[attr-defined]
+    assert failed[0].__dict__["template_id"] == "good-id"

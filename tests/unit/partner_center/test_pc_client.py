@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import httpx
 import pytest
+import yarl
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from shared.attestation.errors import (
@@ -283,7 +284,8 @@ def _undecodable_body(request: httpx.Request) -> httpx.Response:
 
 
 def _malformed_status_line(request: httpx.Request) -> httpx.Response:
-    info = aiohttp.RequestInfo(request.url, request.method, CIMultiDictProxy(CIMultiDict()), request.url)
+    url = yarl.URL(str(request.url))
+    info = aiohttp.RequestInfo(url, request.method, CIMultiDictProxy(CIMultiDict()), url)
     raise aiohttp.ClientResponseError(info, (), status=400, message="Bad status line")
 
 
