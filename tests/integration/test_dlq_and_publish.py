@@ -402,3 +402,19 @@ def test_purge_needs_confirmation_and_deletes_only_what_it_exported(
     assert sorted(json.loads(e["body"])["eventId"] for e in exported) == [f"inv-{i}" for i in range(4)]
     assert [s.message_id for s in emulator.dead_letters(QUEUE)] == ["ret-0"]
     assert emulator.queue_depths(QUEUE).locked == 0
+
+
+def test_purge_to_an_unwritable_export_path_is_one_line_and_deletes_nothing(
+    emulator: ServiceBusEmulator, client: ServiceBusClient, tmp_path: Path
+) -> None:
+    """`dlq purge --export-to` a path under a file: a one-line error, exit 1, no traceback, nothing deleted."""
+    seed_dead_letters(client, [("crm-1", TENANT_A, "InvalidEvent")])
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+
+    result = run_cli(emulator, "dlq", "purge", "--export-to", str(blocker / "out.jsonl"), "--yes", "--max-wait", "1")
+
+    assert result.exit_code == 1
+    assert "cannot write" in result.output
+    assert "Traceback" not in result.output
+    assert [s.message_id for s in emulator.dead_letters(QUEUE)] == ["crm-1"]

@@ -547,32 +547,3 @@ def test_export_is_readable_by_its_owner_only(tmp_path: Path) -> None:
         os.umask(old_umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert not list(tmp_path.glob("*.partial"))
-
-
-def test_export_to_an_unwritable_path_is_one_line_and_changes_nothing(tmp_path: Path) -> None:
-    """`dlq purge --export-to` a path under a file: a one-line error, exit 1, no traceback, nothing deleted."""
-    blocker = tmp_path / "not-a-folder"
-    blocker.write_text("")
-    deleted: list[int] = []
-
-    async def fake_matching(
-        queue: str, selection: DeadLetterFilter, limit: int | None = None
-    ) -> list[DeadLetterRecord]:
-        return [record(dead_letter(1))]
-
-    async def fake_delete(*args: Any, **kwargs: Any) -> int:
-        deleted.append(1)
-        return 1
-
-    from shared.cli import dlq_command
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(dlq_command, "_matching", fake_matching)
-        patch.setattr(dlq_command, "delete_exported", fake_delete)
-        result = CliRunner().invoke(
-            cli, ["dlq", "purge", "--export-to", str(blocker / "out.jsonl"), "--yes"], catch_exceptions=False
-        )
-    assert result.exit_code == 1
-    assert "cannot write" in result.output
-    assert "Traceback" not in result.output
-    assert deleted == []

@@ -42,7 +42,7 @@ def test_importing_the_app_builds_nothing_and_loads_no_client_library() -> None:
     probe = (
         "import sys, function_app; from functions.runtime import runtime; "
         "print(sorted(m for m in ('httpx', 'pydantic', 'shared.bootstrap', 'shared.attestation.contract', 'azure.storage.blob') "
-        "if m in sys.modules)); print(runtime._services is None)"
+        "if m in sys.modules)); print(not runtime.has_services)"
     )
     out = subprocess.run(  # noqa: S603 — the test's own interpreter and probe
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env={"PATH": ""}
