@@ -71,6 +71,11 @@ class FunctionRuntime:
         self._services, self._metrics = services, metrics
         self._scheduler = RetryScheduler.over(retry_sender)
 
+    @property
+    def has_services(self) -> bool:
+        """Test switch: whether services were built (or installed) yet; nothing is at import."""
+        return self._services is not None
+
     def uninstall(self) -> None:
         """Test switch: forget what ``install`` set, without closing anything."""
         self._services = self._metrics = self._scheduler = None

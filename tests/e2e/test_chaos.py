@@ -18,9 +18,8 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from emulators.servicebus.config import QueueProperties
 from emulators.servicebus.server import ServiceBusEmulator
 from emulators.servicebus.testing import running_emulator
 from shared.servicebus.publishing import send_in_batches
+from tests.builders import contact, fresh_event_doc
 
 pytestmark = pytest.mark.e2e
 
@@ -45,22 +45,6 @@ DUPLICATES = 60  # valid events published a second time, as a distinct message
 MIN_SCHEDULED_RETRIES = 150
 KILLS = 3
 DRAIN_TIMEOUT_SECONDS = 240
-
-
-def _valid_event(index: int) -> dict[str, Any]:
-    return {
-        "eventId": f"chaos-{index:05d}",
-        "customerTenantId": str(uuid.uuid4()),
-        "dateAgreed": (datetime.now(UTC) - timedelta(days=2)).isoformat(),
-        "primaryContact": {"firstName": "Chaos", "lastName": f"Tester{index}", "email": f"c{index}@example.com"},
-    }
-
-
-def _invalid_event(index: int) -> dict[str, Any]:
-    broken = _valid_event(100_000 + index)
-    broken["eventId"] = f"chaos-invalid-{index:03d}"
-    broken["primaryContact"]["email"] = "not-an-email"
-    return broken
 
 
 @pytest.fixture
@@ -134,8 +118,11 @@ def test_chaos_every_event_attested_once_or_dead_lettered(
 ) -> None:
     """1,000 valid events, duplicates and invalid ones, 20% faults, a token expiry and three SIGKILLs:
     the invariants hold once the queue drains."""
-    valid = [_valid_event(i) for i in range(VALID_EVENTS)]
-    invalid = [_invalid_event(i) for i in range(INVALID_EVENTS)]
+    valid = [fresh_event_doc(eventId=f"chaos-{i:05d}") for i in range(VALID_EVENTS)]
+    invalid = [
+        fresh_event_doc(eventId=f"chaos-invalid-{i:03d}", primaryContact=contact(email="not-an-email"))
+        for i in range(INVALID_EVENTS)
+    ]
     published = [(e["eventId"], e) for e in valid + invalid] + [(f"{e['eventId']}/dup", e) for e in valid[:DUPLICATES]]
     asyncio.run(_publish(emulator.connection_string, published))
 

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from emulators.servicebus.server import ServiceBusEmulator
 from emulators.servicebus.testing import running_emulator
 from shared.attestation.contract import SignedAgreementEvent, parse_event
 from shared.servicebus.publishing import publish_events
-from tests.fakes import event_dict
+from tests.builders import fresh_event_doc
 
 pytestmark = pytest.mark.e2e
 
@@ -73,10 +73,10 @@ def _drained(emulator: ServiceBusEmulator) -> bool:
     return depths.active == 0 and depths.scheduled == 0 and depths.deferred == 0
 
 
-def _wait_until(condition: object, timeout: float) -> bool:
+def _wait_until(condition: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
+        if condition():
             return True
         time.sleep(0.5)
     return False
@@ -90,8 +90,8 @@ def test_outage_at_concurrency_32_ends_attested_or_retries_exhausted_without_lea
     simulator = SimulatorServer()
     simulator.start()
     state = simulator.state
-    warm = [parse_event(event_dict(eventId=f"warm-{i:03d}")) for i in range(CONCURRENCY)]
-    events = [parse_event(event_dict(eventId=f"outage-{i:03d}")) for i in range(EVENTS)]
+    warm = [parse_event(fresh_event_doc(eventId=f"warm-{i:03d}")) for i in range(CONCURRENCY)]
+    events = [parse_event(fresh_event_doc(eventId=f"outage-{i:03d}")) for i in range(EVENTS)]
     env = {
         **os.environ,
         **simulator_app_settings(simulator.base_url, simulator.token_url(), tmp_path / "cache"),

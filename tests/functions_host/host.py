@@ -58,7 +58,7 @@ class SettlementCall:
     observed: Any = None
 
 
-class RecordingSettlement(settlement_pb2_grpc.SettlementServicer):  # type: ignore[misc]
+class RecordingSettlement(settlement_pb2_grpc.SettlementServicer):  # type: ignore[misc]  # the generated servicer is untyped (Any)
     """The host's Settlement service: records every call in order; with ``fail_with`` set, records the call
     and then answers it with that gRPC status, as a host whose Service Bus call failed would."""
 
@@ -131,7 +131,7 @@ class _Inbox:
                 self._changed.wait(min(remaining, 0.5))
 
 
-class _EventStream(protos.FunctionRpcServicer):  # type: ignore[misc]
+class _EventStream(protos.FunctionRpcServicer):  # type: ignore[name-defined, misc]  # generated, loaded at run time by rpc_protos.load()
     """The host side of the bidirectional stream: outgoing messages from a queue, incoming to the inbox."""
 
     def __init__(self, inbox: _Inbox) -> None:

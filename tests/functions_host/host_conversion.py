@@ -102,7 +102,9 @@ def amqp_message_bytes(message: HostMessage) -> bytes:
     output = bytearray()
     # pyamqp's encode_payload writes every section except delivery-annotations: header first, on its own.
     encode_payload(output, Message(header=Header(delivery_count=message.delivery_count - 1, durable=True)))
-    delivery_annotations = {LOCK_TOKEN_ANNOTATION: {TYPE: AMQPTypes.uuid, VALUE: message.lock_token}}
+    delivery_annotations: dict[str | bytes, Any] = {
+        LOCK_TOKEN_ANNOTATION: {TYPE: AMQPTypes.uuid, VALUE: message.lock_token}
+    }
     encode_value(
         output,
         {
@@ -113,6 +115,9 @@ def amqp_message_bytes(message: HostMessage) -> bytes:
             ),
         },
     )
+    application_properties: dict[str | bytes, Any] = {
+        key: value for key, value in message.application_properties.items()
+    }
     rest = Message(
         message_annotations={
             b"x-opt-enqueued-time": {TYPE: AMQPTypes.timestamp, VALUE: message.enqueued_time},
@@ -124,7 +129,7 @@ def amqp_message_bytes(message: HostMessage) -> bytes:
             content_type=message.content_type,
             correlation_id=message.correlation_id,
         ),
-        application_properties=dict(message.application_properties) or None,
+        application_properties=application_properties or None,
         data=[message.body],
     )
     encode_payload(output, rest)

@@ -25,7 +25,7 @@ from types import ModuleType
 from typing import Any
 
 import grpc
-import rpc_protos  # this file's own folder (sys.path[0] when run by path)
+import rpc_protos  # type: ignore[import-not-found]  # this file's own folder (sys.path[0] when run by path); mypy knows it as tests.functions_host.rpc_protos
 
 # The worker process must not see the test folder on sys.path: the app's imports resolve as in Azure.
 _HERE = os.path.dirname(os.path.abspath(__file__))

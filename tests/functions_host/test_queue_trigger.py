@@ -6,7 +6,7 @@ import grpc
 import pytest
 
 from shared.servicebus.messages import ATTEMPT_PROPERTY
-from tests.fakes import event_dict
+from tests.builders import fresh_event_doc
 from tests.functions_host.host import RecordingSettlement, SettlementCall, protos
 from tests.functions_host.running import RunningApp, deliver
 
@@ -19,7 +19,7 @@ def test_valid_event_is_completed_with_its_lock_token_and_attested_once(
     app: RunningApp, settlement: RecordingSettlement
 ) -> None:
     """A valid event: one attestation in Partner Center and one Complete with the message's lock token."""
-    event = event_dict()
+    event = fresh_event_doc()
     delivery = deliver(app, event)
     assert delivery.succeeded, delivery.response.result.exception.message
     assert settlement.calls == [SettlementCall("Complete", str(delivery.message.lock_token))]
@@ -31,7 +31,7 @@ def test_invalid_event_is_dead_lettered_with_every_invalid_field(
     app: RunningApp, settlement: RecordingSettlement
 ) -> None:
     """An invalid event: Deadletter with reason InvalidEvent and a description naming each invalid field."""
-    event = event_dict(customerTenantId="not-a-guid")
+    event = fresh_event_doc(customerTenantId="not-a-guid")
     event["primaryContact"]["email"] = "broken"
     delivery = deliver(app, event)
     assert delivery.succeeded, delivery.response.result.exception.message
@@ -54,7 +54,7 @@ def test_throttling_schedules_a_retry_copy_on_service_bus_then_completes(
     and only then is the original completed."""
     app.simulator.state.configure_faults(throttle_rate=1.0, retry_after_seconds=45)
     settlement.observe = lambda: [m.message_id for m in app.servicebus.messages(QUEUE)]
-    delivery = deliver(app, event_dict(), message_id="crm-7")
+    delivery = deliver(app, fresh_event_doc(), message_id="crm-7")
     assert delivery.succeeded, delivery.response.result.exception.message
     [copy] = app.servicebus.messages(QUEUE)
     assert [(c.method, c.lock_token, c.observed) for c in settlement.calls] == [
@@ -72,7 +72,7 @@ def test_the_retry_attempt_travels_in_the_application_properties(
     """A copy that already had the whole retry budget (2) is dead-lettered RetriesExhausted, not retried:
     the attempt number reaches the function through the host's AMQP message."""
     app.simulator.state.configure_faults(server_error_rate=1.0)
-    delivery = deliver(app, event_dict(), application_properties={ATTEMPT_PROPERTY: 2})
+    delivery = deliver(app, fresh_event_doc(), application_properties={ATTEMPT_PROPERTY: 2})
     assert delivery.succeeded, delivery.response.result.exception.message
     assert [(c.method, c.reason) for c in settlement.calls] == [("Deadletter", "RetriesExhausted")]
     assert app.servicebus.messages(QUEUE) == []
@@ -82,7 +82,7 @@ def test_failed_settlement_fails_the_invocation(app: RunningApp, settlement: Rec
     """Complete refused by the host: the invocation returns Failure (the real host then abandons the
     message, so Service Bus redelivers it; that part needs the .NET host and is not tested here)."""
     settlement.fail_with = grpc.StatusCode.UNAVAILABLE
-    delivery = deliver(app, event_dict())
+    delivery = deliver(app, fresh_event_doc())
     assert delivery.response.result.status == protos.StatusResult.Failure
     assert delivery.response.result.exception.message.startswith("SettlementError: [complete]")
     assert [c.method for c in settlement.calls] == ["Complete"]

@@ -8,7 +8,7 @@ import pytest
 
 from emulators.partner_center.conventions import DEFAULT_CLIENT_SECRET, DEFAULT_REFRESH_TOKEN
 from emulators.servicebus.server import SHARED_ACCESS_KEY
-from tests.fakes import event_dict
+from tests.builders import fresh_event_doc
 from tests.functions_host.running import RunningApp, deliver
 
 pytestmark = pytest.mark.integration
@@ -30,13 +30,13 @@ def test_rpc_logs_hold_no_token_secret_or_personal_data(app: RunningApp) -> None
         {"firstName": "Thaddeus", "lastName": "Villanueva", "email": "thaddeus.v@contoso.example"},
     ]
     first_log = len(app.host.logs)
-    deliver(app, event_dict(primaryContact=contacts[0]))
+    deliver(app, fresh_event_doc(primaryContact=contacts[0]))
     app.simulator.state.expire_access_tokens()
-    deliver(app, event_dict(primaryContact=contacts[1]))
-    deliver(app, event_dict(primaryContact=contacts[1], customerTenantId="00000404-0000-4000-8000-00000000000a"))
-    deliver(app, event_dict(primaryContact={**contacts[0], "email": "broken"}))
+    deliver(app, fresh_event_doc(primaryContact=contacts[1]))
+    deliver(app, fresh_event_doc(primaryContact=contacts[1], customerTenantId="00000404-0000-4000-8000-00000000000a"))
+    deliver(app, fresh_event_doc(primaryContact={**contacts[0], "email": "broken"}))
     app.simulator.state.configure_faults(throttle_rate=1.0, retry_after_seconds=30)
-    deliver(app, event_dict(primaryContact=contacts[0]))
+    deliver(app, fresh_event_doc(primaryContact=contacts[0]))
 
     records = app.host.logs[first_log:]
     text = "\n".join(

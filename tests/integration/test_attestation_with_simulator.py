@@ -11,11 +11,7 @@ from emulators.partner_center.server import SimulatorServer
 from shared.attestation.contract import parse_event
 from shared.attestation.outcomes import AlreadyAttested, Attested, DeadLetter, DeadLetterReason, RetryLater
 from shared.bootstrap import Services
-from tests.fakes import event_dict
-
-
-def _event(**overrides: object) -> bytes:
-    return json.dumps(event_dict(**overrides)).encode()
+from tests.builders import as_body, fresh_event_doc
 
 
 async def test_good_event_is_attested_once_even_when_attested_again(
@@ -23,7 +19,7 @@ async def test_good_event_is_attested_once_even_when_attested_again(
 ) -> None:
     """A valid event is attested (userId returned); the same event again posts the same request id, and the
     simulator still holds exactly one attestation for the customer."""
-    body = _event()
+    body = as_body(fresh_event_doc())
     customer = json.loads(body)["customerTenantId"]
     first = await services.attestor.attest_body(body)
     second = await services.attestor.attest_body(body)
@@ -38,7 +34,7 @@ async def test_identical_contact_under_a_new_event_id_is_already_attested(
     simulator: SimulatorServer, services: Services
 ) -> None:
     """A second event with the same contact for the same customer gets 600061 → AlreadyAttested."""
-    doc = event_dict()
+    doc = fresh_event_doc()
     await services.attestor.attest_body(json.dumps(doc).encode())
     again = await services.attestor.attest_body(json.dumps({**doc, "eventId": "another-id"}).encode())
     assert isinstance(again, AlreadyAttested)
@@ -54,7 +50,7 @@ async def test_customer_problems_dead_letter_with_reason(
 ) -> None:
     """Unknown and foreign customers are dead-lettered with their reason and Partner Center's code."""
     customer = prefix + str(uuid.uuid4())[8:]
-    outcome = await services.attestor.attest_body(_event(customerTenantId=customer))
+    outcome = await services.attestor.attest_body(as_body(fresh_event_doc(customerTenantId=customer)))
     assert isinstance(outcome, DeadLetter)
     assert outcome.reason is reason
     assert "HTTP 40" in outcome.description
@@ -66,7 +62,7 @@ async def test_long_retry_after_becomes_retry_later_without_waiting(
 ) -> None:
     """A 429 with Retry-After 30 s is not slept through in-call: RetryLater carries the 30 s."""
     simulator.state.configure_faults(throttle_rate=1.0, retry_after_seconds=30)
-    outcome = await services.attestor.attest_body(_event())
+    outcome = await services.attestor.attest_body(as_body(fresh_event_doc()))
     assert isinstance(outcome, RetryLater)
     assert outcome.retry_after == 30
 
@@ -74,7 +70,7 @@ async def test_long_retry_after_becomes_retry_later_without_waiting(
 async def test_server_error_storm_ends_in_retry_later(simulator: SimulatorServer, services: Services) -> None:
     """Every call failing with 5xx is retried in-call (bounded), then reported as RetryLater, not dead-lettered."""
     simulator.state.configure_faults(server_error_rate=1.0)
-    outcome = await services.attestor.attest_body(_event())
+    outcome = await services.attestor.attest_body(as_body(fresh_event_doc()))
     assert isinstance(outcome, RetryLater)
     assert simulator.state.attestation_count() == 0
 
@@ -86,7 +82,7 @@ async def test_lost_response_is_retried_with_the_same_request_id_and_not_duplica
     simulator replays instead of posting again, and exactly one attestation exists."""
     await services.metadata.get("MicrosoftCustomerAgreement")  # warm the cache: only the POST is faulted below
     simulator.state.configure_faults(lost_response_rate=1.0)
-    doc = event_dict()
+    doc = fresh_event_doc()
     outcome = await services.attestor.attest(parse_event(doc))
     assert isinstance(outcome, RetryLater)  # no response ever arrived
     assert simulator.state.attestation_count(doc["customerTenantId"]) == 1
@@ -95,10 +91,10 @@ async def test_lost_response_is_retried_with_the_same_request_id_and_not_duplica
 
 async def test_expired_access_token_is_renewed_transparently(simulator: SimulatorServer, services: Services) -> None:
     """After Partner Center stops accepting the cached token (401), the client re-authenticates once."""
-    await services.attestor.attest_body(_event())
+    await services.attestor.attest_body(as_body(fresh_event_doc()))
     exchanges_before = simulator.state.token_requests
     simulator.state.expire_access_tokens()
-    outcome = await services.attestor.attest_body(_event())
+    outcome = await services.attestor.attest_body(as_body(fresh_event_doc()))
     assert isinstance(outcome, Attested)
     assert simulator.state.token_requests == exchanges_before + 1
 
@@ -106,7 +102,7 @@ async def test_expired_access_token_is_renewed_transparently(simulator: Simulato
 async def test_revoked_consent_dead_letters_as_consent_required(simulator: SimulatorServer, services: Services) -> None:
     """A refused refresh token is an operator problem: ConsentRequired, never retried."""
     simulator.state.revoke_refresh_tokens()
-    outcome = await services.attestor.attest_body(_event())
+    outcome = await services.attestor.attest_body(as_body(fresh_event_doc()))
     assert isinstance(outcome, DeadLetter)
     assert outcome.reason is DeadLetterReason.CONSENT_REQUIRED
     assert "consent" in outcome.description
@@ -115,5 +111,5 @@ async def test_revoked_consent_dead_letters_as_consent_required(simulator: Simul
 async def test_metadata_is_fetched_once_for_many_events(simulator: SimulatorServer, services: Services) -> None:
     """With a warm cache, attesting 20 events sends one metadata GET in total."""
     for _ in range(20):
-        await services.attestor.attest_body(_event())
+        await services.attestor.attest_body(as_body(fresh_event_doc()))
     assert simulator.state.request_count(route="GET /v1/agreements") == 1

@@ -16,7 +16,7 @@ from emulators.processes import simulator_app_settings
 from shared.attestation.outcomes import Attested, DeadLetter, DeadLetterReason
 from shared.bootstrap import open_services
 from shared.settings import Settings
-from tests.fakes import event_dict
+from tests.builders import fresh_event_doc
 
 REGISTERED = self_signed_certificate("registered app certificate")
 
@@ -50,7 +50,7 @@ async def test_certificate_credential_attests(
     """With the registered certificate, both grants get tokens and the attestation is made (app-only: the
     app is the caller; app + user: the consenting user)."""
     async with open_services(_settings(simulator_with_certificate, tmp_path, REGISTERED, mode)) as services:
-        outcome = await services.attestor.attest_body(json.dumps(event_dict()).encode())
+        outcome = await services.attestor.attest_body(json.dumps(fresh_event_doc()).encode())
     assert isinstance(outcome, Attested)
     if caller is not None:
         assert outcome.user_id == caller
@@ -64,7 +64,7 @@ async def test_unregistered_certificate_dead_letters_as_authentication_failed(
     """A certificate Entra does not know is refused: AuthenticationFailed, with Entra's reason."""
     stranger = self_signed_certificate("not registered")
     async with open_services(_settings(simulator_with_certificate, tmp_path, stranger, "app_only")) as services:
-        outcome = await services.attestor.attest_body(json.dumps(event_dict()).encode())
+        outcome = await services.attestor.attest_body(json.dumps(fresh_event_doc()).encode())
     assert isinstance(outcome, DeadLetter)
     assert outcome.reason is DeadLetterReason.AUTHENTICATION_FAILED
     assert "invalid_client" in outcome.description

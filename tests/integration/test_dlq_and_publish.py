@@ -21,24 +21,14 @@ from emulators.servicebus.testing import running_emulator
 from shared.attestation.contract import EVENT_TYPE, parse_event
 from shared.cli.main import cli
 from shared.servicebus.messages import body_bytes, text_properties
+from tests.builders import TENANT, contact, event_doc
 
 pytestmark = pytest.mark.integration
 
 QUEUE = "mca-events"
-TENANT_A = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+TENANT_A = TENANT
 TENANT_B = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 RECEIVE_WAIT = 2.0  # seconds; every receive below is bounded by it
-
-
-def event_doc(event_id: str, tenant: str = TENANT_A, **overrides: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "eventId": event_id,
-        "customerTenantId": tenant,
-        "dateAgreed": "2025-11-20T09:30:00Z",
-        "primaryContact": {"firstName": "Ada", "lastName": "Lovelace", "email": f"{event_id}@contoso.example.com"},
-    }
-    doc.update(overrides)
-    return doc
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +59,9 @@ def run_cli(emulator: ServiceBusEmulator, *args: str) -> Result:
     return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
 
-def send_events(client: ServiceBusClient, docs: list[dict[str, Any]], properties: dict[str, Any] | None = None) -> None:
+def send_events(
+    client: ServiceBusClient, docs: list[dict[str, Any]], properties: dict[str | bytes, Any] | None = None
+) -> None:
     messages = [
         ServiceBusMessage(
             json.dumps(doc),
@@ -99,10 +91,12 @@ def dead_letter_everything(client: ServiceBusClient, expected: int, reason_of: d
 
 
 def seed_dead_letters(
-    client: ServiceBusClient, specs: list[tuple[str, str, str]], properties: dict[str, Any] | None = None
+    client: ServiceBusClient, specs: list[tuple[str, str, str]], properties: dict[str | bytes, Any] | None = None
 ) -> None:
     """Dead-letter one event per (event id, tenant, reason)."""
-    send_events(client, [event_doc(event_id, tenant) for event_id, tenant, _ in specs], properties)
+    send_events(
+        client, [event_doc(eventId=event_id, customerTenantId=tenant) for event_id, tenant, _ in specs], properties
+    )
     reasons = {event_id: (reason, f"{reason} for the test") for event_id, _, reason in specs}
     dead_letter_everything(client, len(specs), reasons)
 
@@ -131,11 +125,11 @@ def test_publish_sends_one_message_per_valid_event_with_ids_and_properties(
     """A file's valid events arrive with id = eventId/digest, correlation id, content type and subject; invalid ones
     not."""
     docs = [
-        event_doc("crm-1", correlationId="corr-1"),
-        event_doc("crm-2"),
-        event_doc("crm-3", customerTenantId="not-a-guid"),
-        event_doc("crm-1", correlationId="corr-1"),
-        event_doc("crm-4", TENANT_B),
+        event_doc(eventId="crm-1", correlationId="corr-1"),
+        event_doc(eventId="crm-2"),
+        event_doc(eventId="crm-3", customerTenantId="not-a-guid"),
+        event_doc(eventId="crm-1", correlationId="corr-1"),
+        event_doc(eventId="crm-4", customerTenantId=TENANT_B),
     ]
     file = tmp_path / "events.jsonl"
     file.write_text("\n".join(json.dumps(d) for d in docs) + "\n", encoding="utf-8")
@@ -157,7 +151,7 @@ def test_publishing_the_same_events_again_is_dropped_by_duplicate_detection(
 ) -> None:
     """A second publish of the same event ids succeeds but the queue keeps one message per event."""
     file = tmp_path / "events.jsonl"
-    file.write_text("\n".join(json.dumps(event_doc(f"crm-{i}")) for i in range(4)) + "\n", encoding="utf-8")
+    file.write_text("\n".join(json.dumps(event_doc(eventId=f"crm-{i}")) for i in range(4)) + "\n", encoding="utf-8")
 
     assert run_cli(emulator, "publish", str(file)).exit_code == 0
     second = run_cli(emulator, "publish", str(file))
@@ -172,15 +166,13 @@ def test_a_corrected_event_reaches_the_queue(
 ) -> None:
     """Same eventId, new phone, published after the original: duplicate detection keeps both, and publish says so."""
     original = tmp_path / "original.jsonl"
-    original.write_text(json.dumps(event_doc("crm-7")) + "\n", encoding="utf-8")
+    original.write_text(
+        json.dumps(event_doc(eventId="crm-7", primaryContact=contact(phoneNumber=...))) + "\n", encoding="utf-8"
+    )
     corrected = tmp_path / "corrected.jsonl"
-    contact = {
-        "firstName": "Ada",
-        "lastName": "Lovelace",
-        "email": "crm-7@contoso.example.com",
-        "phoneNumber": "+1 425",
-    }
-    corrected.write_text(json.dumps(event_doc("crm-7", primaryContact=contact)) + "\n", encoding="utf-8")
+    corrected.write_text(
+        json.dumps(event_doc(eventId="crm-7", primaryContact=contact(phoneNumber="+1 425"))) + "\n", encoding="utf-8"
+    )
 
     assert run_cli(emulator, "publish", str(original)).exit_code == 0
     second = run_cli(emulator, "publish", str(corrected))
@@ -362,15 +354,15 @@ def test_two_dead_letters_with_one_event_id_both_come_back(
 ) -> None:
     """An original and its correction, both dead-lettered under one eventId: replay sends two copies and the queue
     (duplicate detection on) keeps both — the tool's replayed=2 is true."""
-    contact = {
-        "firstName": "Ada",
-        "lastName": "Lovelace",
-        "email": "crm-11@contoso.example.com",
-        "phoneNumber": "+1 425",
-    }
+    original, corrected = contact(phoneNumber=...), contact(phoneNumber="+1 425")
     messages = [
         ServiceBusMessage(json.dumps(doc), message_id=f"crm-11/{n}", content_type="application/json")
-        for n, doc in enumerate([event_doc("crm-11"), event_doc("crm-11", primaryContact=contact)])
+        for n, doc in enumerate(
+            [
+                event_doc(eventId="crm-11", primaryContact=original),
+                event_doc(eventId="crm-11", primaryContact=corrected),
+            ]
+        )
     ]
     with client.get_queue_sender(QUEUE) as sender:
         sender.send_messages(messages)
@@ -410,3 +402,19 @@ def test_purge_needs_confirmation_and_deletes_only_what_it_exported(
     assert sorted(json.loads(e["body"])["eventId"] for e in exported) == [f"inv-{i}" for i in range(4)]
     assert [s.message_id for s in emulator.dead_letters(QUEUE)] == ["ret-0"]
     assert emulator.queue_depths(QUEUE).locked == 0
+
+
+def test_purge_to_an_unwritable_export_path_is_one_line_and_deletes_nothing(
+    emulator: ServiceBusEmulator, client: ServiceBusClient, tmp_path: Path
+) -> None:
+    """`dlq purge --export-to` a path under a file: a one-line error, exit 1, no traceback, nothing deleted."""
+    seed_dead_letters(client, [("crm-1", TENANT_A, "InvalidEvent")])
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+
+    result = run_cli(emulator, "dlq", "purge", "--export-to", str(blocker / "out.jsonl"), "--yes", "--max-wait", "1")
+
+    assert result.exit_code == 1
+    assert "cannot write" in result.output
+    assert "Traceback" not in result.output
+    assert [s.message_id for s in emulator.dead_letters(QUEUE)] == ["crm-1"]

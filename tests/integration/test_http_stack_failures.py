@@ -16,6 +16,7 @@ from shared.attestation.metadata import MCA
 from shared.partner_center.agreement_request import AgreementRequest
 from shared.partner_center.client import PartnerCenterClient, new_http_client
 from shared.partner_center.retry import RetryPolicy
+from tests.builders import FakeTokens, RecordingSleep
 
 pytestmark = pytest.mark.integration
 
@@ -58,26 +59,6 @@ MALFORMED_ANSWERS: dict[str, bytes] = {
 }
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
-
-class StaticTokens:
-    """A TokenProvider with one fixed token."""
-
-    async def get_token(self) -> str:
-        return "token"
-
-    def invalidate(self, token: str) -> None:
-        pass
-
-
-class RecordingSleep:
-    """Stands in for asyncio.sleep: records the delay, never waits."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
 
 
 async def _read_request(reader: asyncio.StreamReader) -> None:
@@ -133,7 +114,7 @@ async def _attest(base_url: str, http: httpx.AsyncClient, sleep: RecordingSleep)
     client = PartnerCenterClient(
         http,
         base_url=base_url,
-        tokens=StaticTokens(),
+        tokens=FakeTokens(),
         retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.1, max_total_delay=1.0),
         sleep=sleep,
         rng=random.Random(1),

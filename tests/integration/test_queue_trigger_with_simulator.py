@@ -17,7 +17,7 @@ from shared.bootstrap import Services
 from shared.metrics import RecordingMetrics
 from shared.observability import JsonFormatter
 from shared.servicebus.messages import ATTEMPT_PROPERTY
-from tests.fakes import RecordingMessageActions, RecordingSender, app_functions, event_dict, received_message
+from tests.builders import RecordingMessageActions, RecordingSender, app_functions, fresh_event_doc, received_message
 
 
 def _handler() -> Any:
@@ -27,7 +27,7 @@ def _handler() -> Any:
 @pytest.fixture
 def sender(services: Services) -> Iterator[RecordingSender]:
     recording = RecordingSender()
-    runtime.install(services, RecordingMetrics(), recording)  # type: ignore[arg-type]
+    runtime.install(services, RecordingMetrics(), recording)
     yield recording
     runtime.uninstall()
 
@@ -42,7 +42,7 @@ async def _deliver(body: dict[str, Any] | bytes, attempt: int = 0) -> RecordingM
 
 async def test_good_event_is_attested_once_and_completed(simulator: SimulatorServer, sender: RecordingSender) -> None:
     """A good event: one attestation in Partner Center, the message completed; a redelivery changes nothing."""
-    doc = event_dict()
+    doc = fresh_event_doc()
     assert (await _deliver(doc)).names == ["complete"]
     assert (await _deliver(doc)).names == ["complete"]  # redelivered after, say, a lost settlement
     assert simulator.state.attestation_count(doc["customerTenantId"]) == 1
@@ -51,7 +51,7 @@ async def test_good_event_is_attested_once_and_completed(simulator: SimulatorSer
 
 async def test_already_attested_contact_is_completed(simulator: SimulatorServer, sender: RecordingSender) -> None:
     """A second event with an identical contact gets 600061 and is completed, not dead-lettered."""
-    doc = event_dict()
+    doc = fresh_event_doc()
     await _deliver(doc)
     assert (await _deliver({**doc, "eventId": "crm-other"})).names == ["complete"]
     assert simulator.state.attestation_count(doc["customerTenantId"]) == 1
@@ -60,9 +60,9 @@ async def test_already_attested_contact_is_completed(simulator: SimulatorServer,
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        (event_dict(customerTenantId="00000404-0000-4000-8000-000000000001"), "UnknownCustomer"),
-        (event_dict(customerTenantId="00000403-0000-4000-8000-000000000001"), "NoRelationship"),
-        (event_dict(customerTenantId="not-a-guid"), "InvalidEvent"),
+        (fresh_event_doc(customerTenantId="00000404-0000-4000-8000-000000000001"), "UnknownCustomer"),
+        (fresh_event_doc(customerTenantId="00000403-0000-4000-8000-000000000001"), "NoRelationship"),
+        (fresh_event_doc(customerTenantId="not-a-guid"), "InvalidEvent"),
         (b"{not json", "InvalidEvent"),
     ],
     ids=["unknown-customer", "foreign-customer", "bad-guid", "malformed-json"],
@@ -81,7 +81,7 @@ async def test_bad_events_are_dead_lettered_with_their_reason(
 async def test_server_error_storm_exhausts_the_budget(simulator: SimulatorServer, sender: RecordingSender) -> None:
     """5xx on every call: retries are scheduled until the budget (2 here) is spent, then RetriesExhausted."""
     simulator.state.configure_faults(server_error_rate=1.0)
-    doc = event_dict()
+    doc = fresh_event_doc()
     first = await _deliver(doc, attempt=0)
     second = await _deliver(doc, attempt=1)
     last = await _deliver(doc, attempt=2)
@@ -107,13 +107,15 @@ async def test_no_secret_or_personal_data_reaches_a_log_line(
         {"firstName": "Thaddeus", "lastName": "Villanueva", "email": "thaddeus.v@contoso.example"},
     ]
     with caplog.at_level(logging.DEBUG):
-        await _deliver(event_dict(primaryContact=contacts[0]))
+        await _deliver(fresh_event_doc(primaryContact=contacts[0]))
         simulator.state.expire_access_tokens()
-        await _deliver(event_dict(primaryContact=contacts[1]))
-        await _deliver(event_dict(primaryContact=contacts[1], customerTenantId="00000404-0000-4000-8000-00000000000a"))
-        await _deliver(event_dict(primaryContact={**contacts[0], "email": "broken"}))
+        await _deliver(fresh_event_doc(primaryContact=contacts[1]))
+        await _deliver(
+            fresh_event_doc(primaryContact=contacts[1], customerTenantId="00000404-0000-4000-8000-00000000000a")
+        )
+        await _deliver(fresh_event_doc(primaryContact={**contacts[0], "email": "broken"}))
         simulator.state.configure_faults(throttle_rate=1.0, retry_after_seconds=30)
-        await _deliver(event_dict(primaryContact=contacts[0]))
+        await _deliver(fresh_event_doc(primaryContact=contacts[0]))
         token = await services.tokens.get_token()
     formatter = JsonFormatter()
     lines = "\n".join(formatter.format(record) for record in caplog.records)

@@ -1,19 +1,17 @@
-"""The use case: Attestor turns an event into an Outcome, with fake metadata and a recording fake API."""
+"""The use case: Attestor turns an event into an Outcome, with fake metadata and a fake of the Attestation port
+(the legacy POST adapter over a recording poster where the request sent is what is pinned)."""
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
 from shared.attestation import errors as pc
-from shared.attestation.contract import SignedAgreementEvent, parse_event
 from shared.attestation.correlation import derive_correlation_id
-from shared.attestation.metadata import MCA, AgreementMetadata, AgreementTemplate
+from shared.attestation.metadata import MCA
 from shared.attestation.outcomes import (
     AlreadyAttested,
     Attested,
@@ -26,81 +24,26 @@ from shared.attestation.outcomes import (
 from shared.attestation.ports import AttestationRequest
 from shared.attestation.use_case import Attestor
 from shared.partner_center.agreement_attestation import AgreementPostAttestation, agreement_request_for
-from shared.partner_center.agreement_request import AgreementRequest, derive_request_id
-from shared.partner_center.client import CreatedAgreement
-from tests.fakes import process_with
+from shared.partner_center.agreement_request import derive_request_id
+from tests.builders import (
+    OLDER_TEMPLATE,
+    TEMPLATE,
+    TENANT,
+    FakeAgreementPoster,
+    FakeAttestation,
+    FakeMetadata,
+    as_body,
+    contact,
+    event_doc,
+    no_templates,
+    process_with,
+    signed_event,
+)
 
-TENANT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
-CURRENT_TEMPLATE = "117a77b0-9360-443b-8795-c6dedc750cf9"
-OLDER_TEMPLATE = "0c9b5c3f-0a1e-4f6c-9f55-3a3f4c7d0a11"
+CURRENT_TEMPLATE = TEMPLATE
 PC_IDS = pc.RequestIds(request_id="pc-req", correlation_id="pc-corr", ms_cv="pc-cv")
+ZOE = contact(firstName="Zoë", lastName="Okafor", email="zoe.okafor@contoso.example", phoneNumber="+44 20 7946 0000")
 PERSONAL_DATA = ("Zoë", "Okafor", "zoe.okafor", "7946")
-
-
-def _event_doc(**changes: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "eventId": "crm-42",
-        "customerTenantId": TENANT,
-        "dateAgreed": "2026-01-15T09:30:00Z",
-        "primaryContact": {
-            "firstName": "Zoë",
-            "lastName": "Okafor",
-            "email": "zoe.okafor@contoso.example",
-            "phoneNumber": "+44 20 7946 0000",
-        },
-    }
-    doc.update(changes)
-    return doc
-
-
-def _event(**changes: Any) -> SignedAgreementEvent:
-    return parse_event(_event_doc(**changes))
-
-
-def _metadata(*templates: tuple[str, int]) -> AgreementMetadata:
-    return AgreementMetadata(
-        agreement_type=MCA,
-        templates=tuple(AgreementTemplate(t, MCA, "https://aka.ms/customeragreement", rank) for t, rank in templates),
-        fetched_at=datetime(2026, 1, 1, tzinfo=UTC),
-    )
-
-
-class FakeMetadata:
-    """A MetadataSource with a fixed answer (or error) that records what was asked."""
-
-    def __init__(self, answer: AgreementMetadata | Exception | None = None) -> None:
-        self.answer = answer if answer is not None else _metadata((CURRENT_TEMPLATE, 1), (OLDER_TEMPLATE, 0))
-        self.asked: list[str] = []
-
-    async def get(self, agreement_type: str) -> AgreementMetadata:
-        self.asked.append(agreement_type)
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
-
-
-@dataclass(frozen=True)
-class Call:
-    request: AgreementRequest
-    request_id: str
-    correlation_id: str
-
-
-class FakeApi:
-    """An AttestationApi that records each call and answers with a CreatedAgreement or raises an error."""
-
-    def __init__(self, error: pc.PartnerCenterError | None = None, user_id: str = "user-7") -> None:
-        self.error = error
-        self.user_id = user_id
-        self.calls: list[Call] = []
-
-    async def create_customer_agreement(
-        self, request: AgreementRequest, *, request_id: str, correlation_id: str
-    ) -> CreatedAgreement:
-        self.calls.append(Call(request, request_id, correlation_id))
-        if self.error is not None:
-            raise self.error
-        return CreatedAgreement(user_id=self.user_id, ids=pc.RequestIds(request_id, correlation_id, "cv"))
 
 
 PERMANENT_ERRORS: list[tuple[pc.PartnerCenterError, DeadLetterReason]] = [
@@ -121,24 +64,26 @@ def _ids(case: object) -> str:
 
 async def test_attested_with_user_id() -> None:
     """A 201 gives Attested with Partner Center's userId and the derived ids."""
-    api = FakeApi(user_id="user-7")
-    event = _event()
+    attestation = FakeAttestation(user_id="user-7")
+    event = signed_event()
 
-    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata()).attest(event)
+    outcome = await Attestor(attestation, FakeMetadata()).attest(event)
 
-    [call] = api.calls
-    assert outcome == Attested("crm-42", call.request_id, derive_correlation_id("crm-42"), "user-7")
+    [request] = attestation.requests
+    assert outcome == Attested("crm-42", attestation.request_id(request), derive_correlation_id("crm-42"), "user-7")
     assert outcome_name(outcome) == "attested"
 
 
 async def test_request_sent_is_built_from_the_event_and_current_template() -> None:
     """The API receives the event's contact and date with the current template (highest versionRank)."""
-    api = FakeApi()
+    poster = FakeAgreementPoster()
     metadata = FakeMetadata()
 
-    await Attestor(AgreementPostAttestation(api), metadata).attest(_event())
+    await Attestor(AgreementPostAttestation(poster), metadata).attest(
+        signed_event(primaryContact=ZOE, dateAgreed="2026-01-15T09:30:00Z")
+    )
 
-    [call] = api.calls
+    [call] = poster.calls
     assert metadata.asked == [MCA]
     assert call.request.body() == {
         "primaryContact": {
@@ -156,55 +101,57 @@ async def test_request_sent_is_built_from_the_event_and_current_template() -> No
 
 async def test_request_id_is_derived_from_event_and_request() -> None:
     """The MS-RequestId passed to the API is derive_request_id(event_id, request), the same on every delivery."""
-    api = FakeApi()
-    attestor = Attestor(AgreementPostAttestation(api), FakeMetadata())
+    poster = FakeAgreementPoster()
+    attestor = Attestor(AgreementPostAttestation(poster), FakeMetadata())
 
-    await attestor.attest(_event())
-    await attestor.attest(_event())
+    await attestor.attest(signed_event())
+    await attestor.attest(signed_event())
 
-    first, second = api.calls
+    first, second = poster.calls
     assert first.request_id == derive_request_id("crm-42", first.request)
     assert first.request_id == derive_request_id(
-        "crm-42", agreement_request_for(AttestationRequest(_event(), CURRENT_TEMPLATE, ""))
+        "crm-42", agreement_request_for(AttestationRequest(signed_event(), CURRENT_TEMPLATE, ""))
     )
     assert second.request_id == first.request_id
 
 
 async def test_event_correlation_id_is_used_when_given() -> None:
     """An event's own correlationId is sent as MS-CorrelationId."""
-    api = FakeApi()
+    attestation = FakeAttestation()
 
-    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata()).attest(_event(correlationId="crm-batch-7"))
+    outcome = await Attestor(attestation, FakeMetadata()).attest(signed_event(correlationId="crm-batch-7"))
 
-    assert api.calls[0].correlation_id == "crm-batch-7"
+    assert attestation.requests[0].correlation_id == "crm-batch-7"
     assert outcome.correlation_id == "crm-batch-7"
 
 
 async def test_already_attested() -> None:
     """600061 from Partner Center is the AlreadyAttested outcome."""
-    api = FakeApi(pc.AlreadyAttested("exists", status=400, code="600061"))
+    attestation = FakeAttestation(pc.AlreadyAttested("exists", status=400, code="600061"))
 
-    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata()).attest(_event())
+    outcome = await Attestor(attestation, FakeMetadata()).attest(signed_event())
 
-    assert outcome == AlreadyAttested("crm-42", api.calls[0].request_id, derive_correlation_id("crm-42"))
+    assert outcome == AlreadyAttested(
+        "crm-42", attestation.request_id(attestation.requests[0]), derive_correlation_id("crm-42")
+    )
 
 
 async def test_throttled_is_retry_later_with_retry_after() -> None:
     """Throttled becomes RetryLater carrying Partner Center's Retry-After and the error summary."""
-    api = FakeApi(pc.Throttled("Rate limit is exceeded.", retry_after=57.0, status=429, ids=PC_IDS))
+    attestation = FakeAttestation(pc.Throttled("Rate limit is exceeded.", retry_after=57.0, status=429, ids=PC_IDS))
 
-    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata()).attest(_event())
+    outcome = await Attestor(attestation, FakeMetadata()).attest(signed_event())
 
     assert isinstance(outcome, RetryLater)
     assert outcome.retry_after == 57.0
-    assert outcome.request_id == api.calls[0].request_id
+    assert outcome.request_id == attestation.request_id(attestation.requests[0])
     assert "HTTP 429" in outcome.description
 
 
 @pytest.mark.parametrize("error", [pc.ServerError("boom", status=503), pc.ConnectionFailed("ConnectError")], ids=_ids)
 async def test_other_transient_errors_are_retry_later(error: pc.PartnerCenterError) -> None:
     """5xx and connection failures become RetryLater without a retry_after."""
-    outcome = await Attestor(AgreementPostAttestation(FakeApi(error)), FakeMetadata()).attest(_event())
+    outcome = await Attestor(FakeAttestation(error), FakeMetadata()).attest(signed_event())
 
     assert isinstance(outcome, RetryLater)
     assert outcome.retry_after is None
@@ -212,9 +159,9 @@ async def test_other_transient_errors_are_retry_later(error: pc.PartnerCenterErr
 
 async def test_unreachable_is_retry_later_that_exhausts_as_partner_center_unreachable() -> None:
     """An answer that is not Partner Center's is RetryLater; when retries run out it is PartnerCenterUnreachable."""
-    api = FakeApi(pc.Unreachable("Not Found", status=404, ids=PC_IDS))
+    attestation = FakeAttestation(pc.Unreachable("Not Found", status=404, ids=PC_IDS))
 
-    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata()).attest(_event())
+    outcome = await Attestor(attestation, FakeMetadata()).attest(signed_event())
 
     assert isinstance(outcome, RetryLater)
     assert outcome.exhausted_reason is DeadLetterReason.PARTNER_CENTER_UNREACHABLE
@@ -226,7 +173,7 @@ async def test_unreachable_is_retry_later_that_exhausts_as_partner_center_unreac
 )
 async def test_other_transient_errors_exhaust_as_retries_exhausted(error: pc.PartnerCenterError) -> None:
     """Throttling and server errors exhaust as RetriesExhausted (the default)."""
-    outcome = await Attestor(AgreementPostAttestation(FakeApi(error)), FakeMetadata()).attest(_event())
+    outcome = await Attestor(FakeAttestation(error), FakeMetadata()).attest(signed_event())
 
     assert isinstance(outcome, RetryLater)
     assert outcome.exhausted_reason is DeadLetterReason.RETRIES_EXHAUSTED
@@ -235,14 +182,14 @@ async def test_other_transient_errors_exhaust_as_retries_exhausted(error: pc.Par
 @pytest.mark.parametrize(("error", "reason"), PERMANENT_ERRORS, ids=_ids)
 async def test_permanent_errors_dead_letter_with_reason(error: pc.PartnerCenterError, reason: DeadLetterReason) -> None:
     """Each permanent Partner Center error dead-letters with its reason and the error's summary."""
-    api = FakeApi(error)
+    attestation = FakeAttestation(error)
 
-    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata()).attest(_event())
+    outcome = await Attestor(attestation, FakeMetadata()).attest(signed_event())
 
     assert isinstance(outcome, DeadLetter)
     assert outcome.reason is reason
     assert outcome.description == error.summary()
-    assert outcome.request_id == api.calls[0].request_id
+    assert outcome.request_id == attestation.request_id(attestation.requests[0])
     assert outcome.event_id == "crm-42"
 
 
@@ -259,11 +206,9 @@ FUTURE_DATE = pc.FutureDate(
 async def test_future_date_within_clock_skew_is_retry_later(offset: timedelta, retry_after: float) -> None:
     """600002 for a dateAgreed within the allowed clock skew of now is RetryLater once Partner Center's clock can pass it."""
     now = datetime.now(UTC).replace(microsecond=0)
-    event = _event(dateAgreed=(now + offset).isoformat())
+    event = signed_event(dateAgreed=(now + offset).isoformat())
 
-    outcome = await Attestor(AgreementPostAttestation(FakeApi(FUTURE_DATE)), FakeMetadata(), clock=lambda: now).attest(
-        event
-    )
+    outcome = await Attestor(FakeAttestation(FUTURE_DATE), FakeMetadata(), clock=lambda: now).attest(event)
 
     assert isinstance(outcome, RetryLater)
     assert outcome.retry_after == retry_after
@@ -274,11 +219,9 @@ async def test_future_date_within_clock_skew_is_retry_later(offset: timedelta, r
 async def test_future_date_beyond_clock_skew_dead_letters() -> None:
     """600002 for a dateAgreed more than the allowed skew in the past stays a FutureDateAgreed dead letter."""
     now = datetime.now(UTC).replace(microsecond=0)
-    event = _event(dateAgreed=(now - timedelta(minutes=6)).isoformat())
+    event = signed_event(dateAgreed=(now - timedelta(minutes=6)).isoformat())
 
-    outcome = await Attestor(AgreementPostAttestation(FakeApi(FUTURE_DATE)), FakeMetadata(), clock=lambda: now).attest(
-        event
-    )
+    outcome = await Attestor(FakeAttestation(FUTURE_DATE), FakeMetadata(), clock=lambda: now).attest(event)
 
     assert isinstance(outcome, DeadLetter)
     assert outcome.reason is DeadLetterReason.FUTURE_DATE
@@ -287,47 +230,47 @@ async def test_future_date_beyond_clock_skew_dead_letters() -> None:
 @pytest.mark.parametrize(("error", "reason"), PERMANENT_ERRORS, ids=_ids)
 async def test_metadata_permanent_failures_map_the_same(error: pc.PartnerCenterError, reason: DeadLetterReason) -> None:
     """A permanent failure fetching metadata dead-letters with the same reason; nothing is posted."""
-    api = FakeApi()
+    attestation = FakeAttestation()
 
-    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata(error)).attest(_event())
+    outcome = await Attestor(attestation, FakeMetadata(error)).attest(signed_event())
 
     assert isinstance(outcome, DeadLetter)
     assert outcome.reason is reason
     assert outcome.request_id == ""
-    assert api.calls == []
+    assert attestation.requests == []
 
 
 async def test_metadata_throttled_is_retry_later() -> None:
     """A throttled metadata fetch becomes RetryLater with its Retry-After; nothing is posted."""
-    api = FakeApi()
+    attestation = FakeAttestation()
 
-    outcome = await Attestor(
-        AgreementPostAttestation(api), FakeMetadata(pc.Throttled("slow", retry_after=30.0, status=429))
-    ).attest(_event())
+    outcome = await Attestor(attestation, FakeMetadata(pc.Throttled("slow", retry_after=30.0, status=429))).attest(
+        signed_event()
+    )
 
     assert isinstance(outcome, RetryLater)
     assert outcome.retry_after == 30.0
-    assert api.calls == []
+    assert attestation.requests == []
 
 
 async def test_no_template_is_retry_later() -> None:
     """Metadata listing no template (NoTemplateError) is RetryLater, not a dead letter; nothing is posted."""
-    api = FakeApi()
+    attestation = FakeAttestation()
 
-    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata(_metadata())).attest(_event())
+    outcome = await Attestor(attestation, FakeMetadata(no_templates())).attest(signed_event())
 
     assert isinstance(outcome, RetryLater)
     assert outcome.retry_after is None
     assert "no template" in outcome.description
-    assert api.calls == []
+    assert attestation.requests == []
 
 
 async def test_dry_run_validates_and_never_calls_the_api() -> None:
     """A dry run resolves the template and ids, returns Validated, and posts nothing."""
-    api = FakeApi()
-    event = _event()
+    poster = FakeAgreementPoster()
+    event = signed_event()
 
-    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata(), dry_run=True).attest(event)
+    outcome = await Attestor(AgreementPostAttestation(poster), FakeMetadata(), dry_run=True).attest(event)
 
     assert outcome == Validated(
         "crm-42",
@@ -336,42 +279,40 @@ async def test_dry_run_validates_and_never_calls_the_api() -> None:
         CURRENT_TEMPLATE,
     )
     assert outcome_name(outcome) == "validated"
-    assert api.calls == []
+    assert poster.calls == []
 
 
 async def test_known_template_override_is_honoured() -> None:
     """An event's templateId that metadata knows is posted instead of the current one."""
-    api = FakeApi()
+    attestation = FakeAttestation()
 
-    await Attestor(AgreementPostAttestation(api), FakeMetadata()).attest(_event(templateId=OLDER_TEMPLATE))
+    await Attestor(attestation, FakeMetadata()).attest(signed_event(templateId=OLDER_TEMPLATE))
 
-    assert api.calls[0].request.template_id == OLDER_TEMPLATE
+    assert attestation.requests[0].template_id == OLDER_TEMPLATE
 
 
 async def test_unknown_template_override_dead_letters() -> None:
     """An event's templateId that is not a current template dead-letters as InvalidEvent; nothing is posted."""
-    api = FakeApi()
+    attestation = FakeAttestation()
 
-    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata()).attest(
-        _event(templateId="22222222-2222-2222-2222-222222222222")
+    outcome = await Attestor(attestation, FakeMetadata()).attest(
+        signed_event(templateId="22222222-2222-2222-2222-222222222222")
     )
 
     assert isinstance(outcome, DeadLetter)
     assert outcome.reason is DeadLetterReason.INVALID_EVENT
     assert "templateId" in outcome.description
-    assert api.calls == []
+    assert attestation.requests == []
 
 
 async def test_attest_body_with_valid_bytes() -> None:
     """attest_body parses a valid message body and attests it."""
-    api = FakeApi()
+    attestation = FakeAttestation()
 
-    outcome = await Attestor(AgreementPostAttestation(api), FakeMetadata()).attest_body(
-        json.dumps(_event_doc()).encode()
-    )
+    outcome = await Attestor(attestation, FakeMetadata()).attest_body(as_body(event_doc()))
 
     assert isinstance(outcome, Attested)
-    assert len(api.calls) == 1
+    assert len(attestation.requests) == 1
 
 
 @pytest.mark.parametrize(
@@ -379,7 +320,7 @@ async def test_attest_body_with_valid_bytes() -> None:
     [
         (b'{"eventId": "crm-42"}', ["customerTenantId", "dateAgreed", "primaryContact"]),
         (
-            json.dumps(_event_doc(customerTenantId="nope", primaryContact={"firstName": "", "lastName": "O"})).encode(),
+            as_body(event_doc(customerTenantId="nope", primaryContact={"firstName": "", "lastName": "O"})),
             ["customerTenantId", "primaryContact.firstName", "primaryContact.email"],
         ),
         (b"\xff\xfe", ["body"]),
@@ -390,16 +331,16 @@ async def test_attest_body_with_valid_bytes() -> None:
 )
 async def test_attest_body_with_invalid_bytes_dead_letters(body: bytes, fields: list[str]) -> None:
     """Invalid bytes dead-letter as InvalidEvent, the description listing every failing field; nothing is posted."""
-    api = FakeApi()
+    attestation = FakeAttestation()
     metadata = FakeMetadata()
 
-    outcome = await Attestor(AgreementPostAttestation(api), metadata).attest_body(body)
+    outcome = await Attestor(attestation, metadata).attest_body(body)
 
     assert isinstance(outcome, DeadLetter)
     assert outcome.reason is DeadLetterReason.INVALID_EVENT
     for field in fields:
         assert f"{field}:" in outcome.description
-    assert api.calls == []
+    assert attestation.requests == []
     assert metadata.asked == []
 
 
@@ -407,14 +348,12 @@ async def test_outcome_logs_carry_ids_and_no_personal_data(caplog: pytest.LogCap
     """The one outcome line per message carries event id, outcome, reason and request ids, never a name, email or
     phone number."""
     caplog.set_level(logging.INFO, logger="shared.attestation")
-    attestor_ok = Attestor(AgreementPostAttestation(FakeApi()), FakeMetadata())
-    attestor_dead = Attestor(
-        AgreementPostAttestation(FakeApi(pc.UnknownCustomer("Zoë Okafor not found", status=404))), FakeMetadata()
-    )
+    attestor_ok = Attestor(FakeAttestation(), FakeMetadata())
+    attestor_dead = Attestor(FakeAttestation(pc.UnknownCustomer("Zoë Okafor not found", status=404)), FakeMetadata())
 
-    attested = (await process_with(attestor_ok, json.dumps(_event_doc()).encode())).outcome
-    dead = (await process_with(attestor_dead, json.dumps(_event_doc(eventId="crm-43")).encode())).outcome
-    invalid = (await process_with(attestor_ok, json.dumps(_event_doc(customerTenantId="nope")).encode())).outcome
+    attested = (await process_with(attestor_ok, as_body(event_doc(primaryContact=ZOE)))).outcome
+    dead = (await process_with(attestor_dead, as_body(event_doc(eventId="crm-43", primaryContact=ZOE)))).outcome
+    invalid = (await process_with(attestor_ok, as_body(event_doc(customerTenantId="nope", primaryContact=ZOE)))).outcome
 
     assert [r.__dict__["outcome"] for r in caplog.records] == ["attested", "dead_letter", "dead_letter"]
     ok_record, dead_record, invalid_record = caplog.records

@@ -5,48 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import UTC, datetime
 
 import pytest
 
 from shared.attestation.contract import parse_event
 from shared.attestation.correlation import derive_correlation_id
-from shared.attestation.metadata import MCA, AgreementMetadata, AgreementTemplate
 from shared.attestation.outcomes import RetryLater
 from shared.attestation.use_case import Attestor
-from shared.partner_center.agreement_attestation import AgreementPostAttestation
-from shared.partner_center.agreement_request import AgreementRequest
-from shared.partner_center.client import CreatedAgreement
-from tests.contract_samples import EMAIL, FIRST, LAST, valid_event
+from tests.builders import EMAIL, FIRST, LAST, FakeAttestation, FakeMetadata, as_body, event_doc
 
-BODY = json.dumps(valid_event()).encode()
-
-
-class Metadata:
-    """A MetadataSource with one current template, or the exception it was given."""
-
-    def __init__(self, error: BaseException | None = None) -> None:
-        self.error = error
-
-    async def get(self, agreement_type: str) -> AgreementMetadata:
-        if self.error is not None:
-            raise self.error
-        template = AgreementTemplate("117a77b0-9360-443b-8795-c6dedc750cf9", MCA, "https://aka.ms/customeragreement", 1)
-        return AgreementMetadata(agreement_type=MCA, templates=(template,), fetched_at=datetime.now(UTC))
-
-
-class RaisingApi:
-    """An AttestationApi whose every call raises the given exception; it records the calls."""
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-        self.calls = 0
-
-    async def create_customer_agreement(
-        self, request: AgreementRequest, *, request_id: str, correlation_id: str
-    ) -> CreatedAgreement:
-        self.calls += 1
-        raise self.error
+BODY = as_body(event_doc())
 
 
 def _bug() -> Exception:
@@ -57,7 +25,7 @@ async def test_unexpected_exception_from_the_api_is_retry_later(caplog: pytest.L
     """An unexpected exception while posting is RetryLater naming its type only, logged at ERROR without its text."""
     caplog.set_level(logging.INFO, logger="shared.attestation")
 
-    outcome = await Attestor(AgreementPostAttestation(RaisingApi(_bug())), Metadata()).attest_body(BODY)
+    outcome = await Attestor(FakeAttestation(_bug()), FakeMetadata()).attest_body(BODY)
 
     assert outcome == RetryLater("crm-42", "", derive_correlation_id("crm-42"), None, "unexpected error: KeyError")
     [error_record] = [r for r in caplog.records if r.levelno == logging.ERROR]
@@ -73,13 +41,13 @@ async def test_unexpected_exception_from_the_api_is_retry_later(caplog: pytest.L
 
 async def test_unexpected_exception_from_metadata_is_retry_later() -> None:
     """An unexpected exception while resolving the template is RetryLater too; nothing is posted."""
-    api = RaisingApi(AssertionError("not called"))
+    attestation = FakeAttestation(AssertionError("not called"))
 
-    outcome = await Attestor(AgreementPostAttestation(api), Metadata(RuntimeError("boom"))).attest(parse_event(BODY))
+    outcome = await Attestor(attestation, FakeMetadata(RuntimeError("boom"))).attest(parse_event(BODY))
 
     assert isinstance(outcome, RetryLater)
     assert outcome.description == "unexpected error: RuntimeError"
-    assert api.calls == 0
+    assert attestation.requests == []
 
 
 async def test_unexpected_exception_while_parsing_is_retry_later(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,7 +57,7 @@ async def test_unexpected_exception_while_parsing_is_retry_later(monkeypatch: py
         raise AttributeError("ada@example.com")
 
     monkeypatch.setattr("shared.attestation.use_case.parse_event", tripping_parser)
-    outcome = await Attestor(AgreementPostAttestation(RaisingApi(_bug())), Metadata()).attest_body(BODY)
+    outcome = await Attestor(FakeAttestation(_bug()), FakeMetadata()).attest_body(BODY)
 
     assert isinstance(outcome, RetryLater)
     assert outcome.event_id == ""
@@ -102,4 +70,4 @@ async def test_unexpected_exception_while_parsing_is_retry_later(monkeypatch: py
 async def test_cancellation_and_interrupts_are_not_swallowed(error: BaseException) -> None:
     """CancelledError and other BaseExceptions propagate: the guard catches Exception only."""
     with pytest.raises(type(error)):
-        await Attestor(AgreementPostAttestation(RaisingApi(error)), Metadata()).attest_body(BODY)
+        await Attestor(FakeAttestation(error), FakeMetadata()).attest_body(BODY)

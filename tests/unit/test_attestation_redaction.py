@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from shared.attestation import errors as pc
-from shared.attestation.metadata import MCA, AgreementMetadata, AgreementTemplate
 from shared.attestation.outcomes import DeadLetter, RetryLater
 from shared.attestation.redaction import redact_personal_data
 from shared.attestation.use_case import Attestor
-from shared.partner_center.agreement_attestation import AgreementPostAttestation
-from shared.partner_center.agreement_request import AgreementRequest
-from shared.partner_center.client import CreatedAgreement
-from tests.contract_samples import EMAIL, FIRST, LAST, PHONE, valid_event
+from tests.builders import EMAIL, FIRST, LAST, PHONE, FakeAttestation, FakeMetadata, as_body, event_doc
 
 PC_IDS = pc.RequestIds(request_id="abe0dee0-0000-4000-8000-00000000abe0", correlation_id="corr", ms_cv="cv")
 CONTACT = {"firstName": FIRST, "lastName": LAST, "email": EMAIL, "phoneNumber": PHONE}
@@ -86,28 +81,6 @@ def test_text_without_personal_data_is_unchanged() -> None:
 # --- the use case -------------------------------------------------------------------------------------------------
 
 
-class FixedMetadata:
-    """A MetadataSource with one current MCA template."""
-
-    async def get(self, agreement_type: str) -> AgreementMetadata:
-        template = AgreementTemplate("117a77b0-9360-443b-8795-c6dedc750cf9", MCA, "https://aka.ms/customeragreement", 1)
-        return AgreementMetadata(agreement_type=MCA, templates=(template,), fetched_at=datetime.now(UTC))
-
-
-class FailingApi:
-    """An AttestationApi that raises the given error and records each request."""
-
-    def __init__(self, error: pc.PartnerCenterError) -> None:
-        self.error = error
-        self.requests: list[AgreementRequest] = []
-
-    async def create_customer_agreement(
-        self, request: AgreementRequest, *, request_id: str, correlation_id: str
-    ) -> CreatedAgreement:
-        self.requests.append(request)
-        raise self.error
-
-
 QUOTING = f"Invalid property 'primaryContact': '{FIRST} {LAST}' <{EMAIL}> ({PHONE}) is not valid for this customer."
 
 
@@ -130,9 +103,7 @@ async def test_outcome_descriptions_quote_no_personal_data(
     """An error text quoting the contact reaches the outcome with placeholders, codes and request ids intact."""
     caplog.set_level(logging.DEBUG)
 
-    outcome = await Attestor(AgreementPostAttestation(FailingApi(error)), FixedMetadata()).attest_body(
-        json.dumps(valid_event()).encode()
-    )
+    outcome = await Attestor(FakeAttestation(error), FakeMetadata()).attest_body(as_body(event_doc()))
 
     assert isinstance(outcome, DeadLetter | RetryLater)
     assert not _has_personal_data(outcome.description)

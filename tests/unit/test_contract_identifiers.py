@@ -4,40 +4,40 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
 
 import pytest
 
 from shared.attestation.contract import identifiers_of
-from tests.contract_samples import TENANT, valid_event
+from tests.builders import TENANT, cloud_event, event_doc, event_grid_event
 
 
 def b64(doc: object) -> str:
     return base64.b64encode(json.dumps(doc).encode()).decode()
 
 
-def cloud(**members: Any) -> dict[str, Any]:
-    return {"specversion": "1.0", "id": "ce-1", "type": "mca.customer.signed.v1", "source": "/crm", **members}
-
-
-def grid(**members: Any) -> dict[str, Any]:
-    return {"id": "eg-1", "eventType": "mca.customer.signed.v1", "subject": "/crm", "eventTime": "t", **members}
-
-
 BODIES = {
-    "bare": (valid_event(), ("crm-42", TENANT)),
-    "bare-invalid": (valid_event(dateAgreed="soon", extra=1), ("crm-42", TENANT)),
-    "cloudevent-data-eventId": (cloud(data=valid_event()), ("crm-42", TENANT)),
-    "cloudevent-id": (cloud(data=valid_event(eventId=...)), ("ce-1", TENANT)),
-    "cloudevent-data-base64": (cloud(data_base64=b64(valid_event(eventId=...))), ("ce-1", TENANT)),
-    "cloudevent-data-base64-eventId": (cloud(data_base64=b64(valid_event())), ("crm-42", TENANT)),
-    "cloudevent-bad-data-base64": (cloud(data_base64="%%"), ("ce-1", "")),
-    "eventgrid-id": (grid(data=valid_event(eventId=...)), ("eg-1", TENANT)),
-    "eventgrid-data-eventId": (grid(data=valid_event()), ("crm-42", TENANT)),
-    "eventgrid-wrong-type": (grid(eventType="other", data=valid_event(eventId=...)), ("eg-1", TENANT)),
-    "cloudevents-0.3": (cloud(specversion="0.3", data=valid_event(eventId=...)), ("ce-1", TENANT)),
-    "array": ([valid_event()], ("", "")),
-    "number-ids": (valid_event(eventId=42, customerTenantId=7), ("", "")),
+    "bare": (event_doc(), ("crm-42", TENANT)),
+    "bare-invalid": (event_doc(dateAgreed="soon", extra=1), ("crm-42", TENANT)),
+    "cloudevent-data-eventId": (cloud_event(id="ce-1", data=event_doc()), ("crm-42", TENANT)),
+    "cloudevent-id": (cloud_event(id="ce-1", data=event_doc(eventId=...)), ("ce-1", TENANT)),
+    "cloudevent-data-base64": (
+        cloud_event(id="ce-1", data=..., data_base64=b64(event_doc(eventId=...))),
+        ("ce-1", TENANT),
+    ),
+    "cloudevent-data-base64-eventId": (
+        cloud_event(id="ce-1", data=..., data_base64=b64(event_doc())),
+        ("crm-42", TENANT),
+    ),
+    "cloudevent-bad-data-base64": (cloud_event(id="ce-1", data=..., data_base64="%%"), ("ce-1", "")),
+    "eventgrid-id": (event_grid_event(id="eg-1", data=event_doc(eventId=...)), ("eg-1", TENANT)),
+    "eventgrid-data-eventId": (event_grid_event(id="eg-1", data=event_doc()), ("crm-42", TENANT)),
+    "eventgrid-wrong-type": (
+        event_grid_event(id="eg-1", eventType="other", data=event_doc(eventId=...)),
+        ("eg-1", TENANT),
+    ),
+    "cloudevents-0.3": (cloud_event(id="ce-1", specversion="0.3", data=event_doc(eventId=...)), ("ce-1", TENANT)),
+    "array": ([event_doc()], ("", "")),
+    "number-ids": (event_doc(eventId=42, customerTenantId=7), ("", "")),
 }
 
 

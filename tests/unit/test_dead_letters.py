@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from azure.servicebus import ServiceBusMessage
-from azure.servicebus.exceptions import MessageLockLostError, ServiceBusError
+from azure.servicebus.exceptions import MessageLockLostError
 from click.testing import CliRunner
 
 from shared.attestation.contract import InvalidEventError, parse_event
@@ -24,26 +24,20 @@ from shared.servicebus.dead_letters.purge import delete_exported
 from shared.servicebus.dead_letters.records import DeadLetterRecord
 from shared.servicebus.dead_letters.replay import ReplayStatus, build_replay, plan_replays, replay
 from shared.servicebus.messages import replay_message_id, retry_message_id
+from tests.builders import (
+    EMAIL,
+    TEMPLATE,
+    TENANT,
+    RecordingSender,
+    as_body,
+    cloud_event,
+    contact,
+    event_doc,
+    event_grid_event,
+)
 
-TENANT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 OTHER_TENANT = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
-EMAIL = "ada@contoso.example.com"
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
-
-
-def event_doc(event_id: str = "crm-1", tenant: str = TENANT, **overrides: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "eventId": event_id,
-        "customerTenantId": tenant,
-        "dateAgreed": "2025-11-20T09:30:00Z",
-        "primaryContact": {"firstName": "Ada", "lastName": "Lovelace", "email": EMAIL},
-    }
-    doc.update(overrides)
-    return doc
-
-
-def body_of(doc: Any) -> bytes:
-    return json.dumps(doc).encode("utf-8")
 
 
 @dataclass
@@ -65,7 +59,7 @@ class FakeMessage:
 
 def dead_letter(sequence_number: int, event_id: str = "", **kwargs: Any) -> FakeMessage:
     event_id = event_id or f"crm-{sequence_number}"
-    kwargs.setdefault("body", body_of(event_doc(event_id)))
+    kwargs.setdefault("body", as_body(event_doc(eventId=event_id)))
     kwargs.setdefault("message_id", event_id)
     kwargs.setdefault(
         "application_properties",
@@ -86,7 +80,7 @@ def replay_id_of(message: FakeMessage, readable: str, count: int) -> str:
 
 
 def record(message: FakeMessage) -> DeadLetterRecord:
-    return DeadLetterRecord.from_message(message)  # type: ignore[arg-type]
+    return DeadLetterRecord.from_message(message)  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
 
 
 class FakeDeadLetterQueue:
@@ -124,21 +118,6 @@ class FakeDeadLetterQueue:
         self.locked.discard(message.sequence_number)
 
 
-class FakeSender:
-    """Records every message sent, into the shared journal too."""
-
-    def __init__(self, journal: list[tuple[str, Any]], fail: bool = False) -> None:
-        self.journal = journal
-        self.sent: list[ServiceBusMessage] = []
-        self.fail = fail
-
-    async def send_messages(self, message: ServiceBusMessage) -> None:
-        if self.fail:
-            raise ServiceBusError("link detached")
-        self.journal.append(("send", message.message_id))
-        self.sent.append(message)
-
-
 def sent_properties(message: ServiceBusMessage) -> dict[str, Any]:
     return {str(k): v for k, v in (message.application_properties or {}).items()}
 
@@ -156,10 +135,8 @@ def test_record_reads_broker_properties_and_ids_from_the_body() -> None:
 
 def test_record_reads_ids_inside_a_cloudevents_envelope() -> None:
     """In a CloudEvents body the event id is data.eventId or the envelope id, the customer is in data."""
-    data = event_doc()
-    del data["eventId"]
-    envelope = {"specversion": "1.0", "id": "ce-9", "type": "mca.customer.signed.v1", "source": "crm", "data": data}
-    r = record(dead_letter(1, body=body_of(envelope)))
+    envelope = cloud_event(id="ce-9", data=event_doc(eventId=...))
+    r = record(dead_letter(1, body=as_body(envelope)))
     assert (r.event_id, r.customer_id) == ("ce-9", TENANT)
 
 
@@ -218,7 +195,7 @@ def test_filter_by_customer_and_event_id() -> None:
 async def test_peek_all_pages_through_the_whole_queue() -> None:
     """Peeking continues from the last sequence number + 1 until a page comes back empty."""
     queue = FakeDeadLetterQueue([dead_letter(n) for n in range(1, 251)])
-    records = [r async for r in peek_all(queue, page_size=100)]  # type: ignore[arg-type]
+    records = [r async for r in peek_all(queue, page_size=100)]  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     assert [r.sequence_number for r in records] == list(range(1, 251))
     assert queue.peeks == [1, 101, 201, 251]
 
@@ -229,17 +206,17 @@ async def test_find_matching_filters_and_stops_at_the_limit() -> None:
         dead_letter(n, dead_letter_reason="RetriesExhausted" if n % 2 else "InvalidEvent") for n in range(1, 11)
     ]
     queue = FakeDeadLetterQueue(messages)
-    found = await find_matching(queue, DeadLetterFilter(reasons=frozenset({"RetriesExhausted"})), limit=3)  # type: ignore[arg-type]
+    found = await find_matching(queue, DeadLetterFilter(reasons=frozenset({"RetriesExhausted"})), limit=3)  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     assert [r.sequence_number for r in found] == [1, 3, 5]
 
 
 async def test_peek_one_needs_the_exact_sequence_number() -> None:
     """``show`` finds a message by its sequence number and reports None for a gap."""
     queue = FakeDeadLetterQueue([dead_letter(5), dead_letter(9)])
-    found = await peek_one(queue, 5)  # type: ignore[arg-type]
+    found = await peek_one(queue, 5)  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     assert found is not None
     assert found.sequence_number == 5
-    assert await peek_one(queue, 6) is None  # type: ignore[arg-type]
+    assert await peek_one(queue, 6) is None  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
 
 
 def test_export_writes_every_property_and_the_exact_body(tmp_path: Path) -> None:
@@ -261,9 +238,9 @@ def test_export_writes_every_property_and_the_exact_body(tmp_path: Path) -> None
 def test_set_edits_a_dotted_path() -> None:
     """--set primaryContact.email=… replaces that field and nothing else."""
     edited = json.loads(
-        apply_edits(body_of(event_doc()), [FieldEdit.parse_set("primaryContact.email=new@example.com")])
+        apply_edits(as_body(event_doc(eventId="crm-1")), [FieldEdit.parse_set("primaryContact.email=new@example.com")])
     )
-    assert edited["primaryContact"] == {"firstName": "Ada", "lastName": "Lovelace", "email": "new@example.com"}
+    assert edited["primaryContact"] == contact(email="new@example.com")
     assert edited["eventId"] == "crm-1"
 
 
@@ -274,35 +251,22 @@ def test_set_value_may_contain_equals_signs() -> None:
 
 def test_unset_removes_a_field() -> None:
     """--unset templateId drops the field (e.g. a retired template, to use the current one)."""
-    body = body_of(event_doc(templateId="117a2bd2-6a5d-4c2b-9d3b-1f4a5e6b7c80"))
+    body = as_body(event_doc(templateId=TEMPLATE))
     assert "templateId" not in json.loads(apply_edits(body, [FieldEdit.parse_unset("templateId")]))
 
 
 def test_edits_go_inside_data_of_a_cloudevents_envelope() -> None:
     """In an envelope, a contract field path is applied to ``data``."""
-    envelope = {
-        "specversion": "1.0",
-        "id": "ce-1",
-        "type": "mca.customer.signed.v1",
-        "source": "crm",
-        "data": event_doc(),
-    }
-    edited = json.loads(apply_edits(body_of(envelope), [FieldEdit.parse_set("primaryContact.email=new@example.com")]))
+    envelope = cloud_event(data=event_doc())
+    edited = json.loads(apply_edits(as_body(envelope), [FieldEdit.parse_set("primaryContact.email=new@example.com")]))
     assert edited["data"]["primaryContact"]["email"] == "new@example.com"
     assert "primaryContact" not in edited
 
 
 def test_edits_go_inside_data_of_an_event_grid_event() -> None:
     """An Event Grid event's contract fields sit in ``data``: an edit lands there and the result parses."""
-    envelope = {
-        "id": "eg-1",
-        "eventType": "mca.customer.signed.v1",
-        "subject": "customers",
-        "eventTime": "2025-11-20T09:30:00Z",
-        "dataVersion": "1",
-        "data": event_doc(),
-    }
-    edited = apply_edits(body_of(envelope), [FieldEdit.parse_set("primaryContact.email=new@example.com")])
+    envelope = event_grid_event(data=event_doc())
+    edited = apply_edits(as_body(envelope), [FieldEdit.parse_set("primaryContact.email=new@example.com")])
     assert parse_event(edited).primary_contact.email == "new@example.com"
     assert "primaryContact" not in json.loads(edited)
 
@@ -311,14 +275,8 @@ def test_edits_of_a_data_base64_cloud_event_decode_the_payload_into_data() -> No
     """A CloudEvent with data_base64 is edited as the equivalent CloudEvent with data, which parses."""
     import base64
 
-    envelope = {
-        "specversion": "1.0",
-        "id": "ce-2",
-        "type": "mca.customer.signed.v1",
-        "source": "crm",
-        "data_base64": base64.b64encode(body_of(event_doc())).decode(),
-    }
-    edited = apply_edits(body_of(envelope), [FieldEdit.parse_set("primaryContact.email=new@example.com")])
+    envelope = cloud_event(data=..., data_base64=base64.b64encode(as_body(event_doc())).decode())
+    edited = apply_edits(as_body(envelope), [FieldEdit.parse_set("primaryContact.email=new@example.com")])
     assert parse_event(edited).primary_contact.email == "new@example.com"
     assert "data_base64" not in json.loads(edited)
 
@@ -333,7 +291,7 @@ def test_malformed_set_is_rejected(text: str) -> None:
 def test_edit_through_a_non_object_is_rejected() -> None:
     """A path that crosses a string cannot be set."""
     with pytest.raises(EditError, match="eventId is not an object"):
-        apply_edits(body_of(event_doc()), [FieldEdit.parse_set("eventId.x=1")])
+        apply_edits(as_body(event_doc()), [FieldEdit.parse_set("eventId.x=1")])
 
 
 def test_editing_a_body_that_is_not_json_is_rejected() -> None:
@@ -398,8 +356,8 @@ def test_two_dead_letters_with_one_event_id_replay_under_different_ids() -> None
     """An original and its correction (same eventId, different body and sequence number) never share a replay id,
     and neither replay id equals the other's original."""
     original = dead_letter(1, "crm-9")
-    contact = {"firstName": "Ada", "lastName": "Lovelace", "email": EMAIL, "phoneNumber": "+1 206 555 0199"}
-    correction = dead_letter(2, "crm-9", body=body_of(event_doc("crm-9", primaryContact=contact)))
+    corrected = contact(phoneNumber="+1 206 555 0199")
+    correction = dead_letter(2, "crm-9", body=as_body(event_doc(eventId="crm-9", primaryContact=corrected)))
     ids = {build_replay(record(original)).message_id, build_replay(record(correction)).message_id}
     assert len(ids) == 2
     assert ids.isdisjoint({original.message_id, correction.message_id})
@@ -447,8 +405,8 @@ async def test_replay_sends_before_completing_each_original() -> None:
     """For every message the copy is sent first, the original completed second; the DLQ ends empty."""
     journal: list[tuple[str, Any]] = []
     queue = FakeDeadLetterQueue([dead_letter(1), dead_letter(2)], journal)
-    sender = FakeSender(journal)
-    summary = await replay(queue, sender, selection=DeadLetterFilter(), max_wait_time=0.1)  # type: ignore[arg-type]
+    sender = RecordingSender(journal)
+    summary = await replay(queue, sender, selection=DeadLetterFilter(), max_wait_time=0.1)  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     sent = [entry[1] for entry in journal if entry[0] == "send"]
     assert [entry[0] for entry in journal] == ["send", "complete", "send", "complete"]
     assert [entry[1] for entry in journal if entry[0] == "complete"] == [1, 2]
@@ -464,7 +422,7 @@ async def test_replay_abandons_messages_that_do_not_match() -> None:
     messages = [dead_letter(1), dead_letter(2, dead_letter_reason="RetriesExhausted"), dead_letter(3)]
     queue = FakeDeadLetterQueue(messages, journal)
     selection = DeadLetterFilter(reasons=frozenset({"RetriesExhausted"}))
-    summary = await replay(queue, FakeSender(journal), selection=selection)  # type: ignore[arg-type]
+    summary = await replay(queue, RecordingSender(journal), selection=selection)  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     assert (summary.replayed, summary.skipped) == (1, 2)
     assert [m.sequence_number for m in queue.messages] == [1, 3]
     assert sorted(e for e in journal if e[0] == "abandon") == [("abandon", 1), ("abandon", 3)]
@@ -475,12 +433,14 @@ async def test_replay_ends_when_a_receive_brings_only_seen_messages() -> None:
     journal: list[tuple[str, Any]] = []
 
     class Redelivering(FakeDeadLetterQueue):
-        async def receive_messages(self, max_message_count: int | None = 1, max_wait_time: float | None = None):  # type: ignore[no-untyped-def]
+        async def receive_messages(
+            self, max_message_count: int | None = 1, max_wait_time: float | None = None
+        ) -> list[FakeMessage]:
             self.receive_waits.append(max_wait_time)
             return list(self.messages)  # ignores locks entirely
 
     queue = Redelivering([dead_letter(1), dead_letter(2)], journal)
-    summary = await replay(queue, FakeSender(journal), selection=DeadLetterFilter(event_id="nothing"))  # type: ignore[arg-type]
+    summary = await replay(queue, RecordingSender(journal), selection=DeadLetterFilter(event_id="nothing"))  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     assert summary.skipped == 2
     assert len(queue.receive_waits) == 2
 
@@ -489,9 +449,9 @@ async def test_invalid_edit_leaves_the_message_in_the_dlq_as_a_failure() -> None
     """A --set that fails validation sends nothing, abandons the original and counts a failure."""
     journal: list[tuple[str, Any]] = []
     queue = FakeDeadLetterQueue([dead_letter(1)], journal)
-    sender = FakeSender(journal)
+    sender = RecordingSender(journal)
     edits = [FieldEdit.parse_set("primaryContact.email=bad")]
-    summary = await replay(queue, sender, selection=DeadLetterFilter(), edits=edits)  # type: ignore[arg-type]
+    summary = await replay(queue, sender, selection=DeadLetterFilter(), edits=edits)  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     assert sender.sent == []
     assert journal == [("abandon", 1)]
     assert summary.failed == 1
@@ -502,7 +462,7 @@ async def test_send_failure_does_not_complete_the_original() -> None:
     """If the copy cannot be sent, the original stays in the DLQ and the result is a failure."""
     journal: list[tuple[str, Any]] = []
     queue = FakeDeadLetterQueue([dead_letter(1)], journal)
-    summary = await replay(queue, FakeSender(journal, fail=True), selection=DeadLetterFilter())  # type: ignore[arg-type]
+    summary = await replay(queue, RecordingSender(journal, fail=True), selection=DeadLetterFilter())  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     assert journal == [("abandon", 1)]
     assert summary.results[0].status is ReplayStatus.FAILED
 
@@ -512,7 +472,7 @@ async def test_complete_failure_after_send_is_reported_not_hidden() -> None:
     journal: list[tuple[str, Any]] = []
     queue = FakeDeadLetterQueue([dead_letter(1)], journal)
     queue.fail_complete.add(1)
-    summary = await replay(queue, FakeSender(journal), selection=DeadLetterFilter())  # type: ignore[arg-type]
+    summary = await replay(queue, RecordingSender(journal), selection=DeadLetterFilter())  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     assert journal[0][0] == "send"
     assert journal[0][1].startswith("crm-1/replay1-")
     assert summary.failed == 1
@@ -523,7 +483,7 @@ async def test_replay_stops_at_the_limit() -> None:
     """--limit N replays N messages and leaves the rest."""
     journal: list[tuple[str, Any]] = []
     queue = FakeDeadLetterQueue([dead_letter(n) for n in range(1, 6)], journal)
-    summary = await replay(queue, FakeSender(journal), selection=DeadLetterFilter(), limit=2, batch_size=3)  # type: ignore[arg-type]
+    summary = await replay(queue, RecordingSender(journal), selection=DeadLetterFilter(), limit=2, batch_size=3)  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     assert summary.replayed == 2
     assert [m.sequence_number for m in queue.messages] == [3, 4, 5]
 
@@ -532,7 +492,7 @@ async def test_purge_deletes_exactly_the_exported_sequence_numbers() -> None:
     """Only the listed messages are completed; one not exported (e.g. arrived later) stays."""
     journal: list[tuple[str, Any]] = []
     queue = FakeDeadLetterQueue([dead_letter(n) for n in range(1, 5)], journal)
-    deleted = await delete_exported(queue, [1, 3], max_wait_time=0.1)  # type: ignore[arg-type]
+    deleted = await delete_exported(queue, [1, 3], max_wait_time=0.1)  # type: ignore[arg-type]  # the fakes duck-type the SDK's receiver and received message
     assert deleted == 2
     assert [m.sequence_number for m in queue.messages] == [2, 4]
     assert ("complete", 2) not in journal
@@ -587,32 +547,3 @@ def test_export_is_readable_by_its_owner_only(tmp_path: Path) -> None:
         os.umask(old_umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert not list(tmp_path.glob("*.partial"))
-
-
-def test_export_to_an_unwritable_path_is_one_line_and_changes_nothing(tmp_path: Path) -> None:
-    """`dlq purge --export-to` a path under a file: a one-line error, exit 1, no traceback, nothing deleted."""
-    blocker = tmp_path / "not-a-folder"
-    blocker.write_text("")
-    deleted: list[int] = []
-
-    async def fake_matching(
-        queue: str, selection: DeadLetterFilter, limit: int | None = None
-    ) -> list[DeadLetterRecord]:
-        return [record(dead_letter(1))]
-
-    async def fake_delete(*args: Any, **kwargs: Any) -> int:
-        deleted.append(1)
-        return 1
-
-    from shared.cli import dlq_command
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(dlq_command, "_matching", fake_matching)
-        patch.setattr(dlq_command, "delete_exported", fake_delete)
-        result = CliRunner().invoke(
-            cli, ["dlq", "purge", "--export-to", str(blocker / "out.jsonl"), "--yes"], catch_exceptions=False
-        )
-    assert result.exit_code == 1
-    assert "cannot write" in result.output
-    assert "Traceback" not in result.output
-    assert deleted == []

@@ -7,67 +7,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.servicebus import ServiceBusMessage, ServiceBusMessageBatch
 from azure.servicebus.exceptions import MessageSizeExceededError
 from click.testing import CliRunner
 
-from shared.attestation.contract import EVENT_TYPE, SignedAgreementEvent, parse_event
+from shared.attestation.contract import EVENT_TYPE, parse_event
 from shared.cli.main import cli
 from shared.servicebus.messages import canonical_body, event_message, published_message_id
 from shared.servicebus.publishing import publish_events
+from tests.builders import EMAIL, TEMPLATE, RecordingSender, contact, event_doc, signed_event
 
-TENANT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 NO_CONNECTION: dict[str, str | None] = {
     "ServiceBusConnection": None,
     "ServiceBusConnection__fullyQualifiedNamespace": None,
 }
 
 
-def event_doc(event_id: str = "crm-1", **overrides: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "eventId": event_id,
-        "customerTenantId": TENANT,
-        "dateAgreed": "2025-11-20T09:30:00+01:00",
-        "primaryContact": {"firstName": "Ada", "lastName": "Lovelace", "email": "ada@contoso.example.com"},
-    }
-    doc.update(overrides)
-    return doc
-
-
-def event(event_id: str = "crm-1", **overrides: Any) -> SignedAgreementEvent:
-    return parse_event(event_doc(event_id, **overrides))
-
-
-class RecordingBatch(ServiceBusMessageBatch):
-    """A real SDK batch (real size accounting) that remembers what was added."""
-
-    def __init__(self, max_size_in_bytes: int) -> None:
-        super().__init__(max_size_in_bytes=max_size_in_bytes)
-        self.added: list[ServiceBusMessage] = []
-
-    def add_message(self, message: Any) -> None:
-        super().add_message(message)
-        self.added.append(message)
-
-
-class RecordingSender:
-    """Stands in for ``ServiceBusSender``: hands out batches of ``max_bytes`` and records every send."""
-
-    def __init__(self, max_bytes: int = 256 * 1024) -> None:
-        self.max_bytes = max_bytes
-        self.sent: list[list[ServiceBusMessage]] = []
-
-    async def create_message_batch(self, max_size_in_bytes: int | None = None) -> RecordingBatch:
-        return RecordingBatch(max_size_in_bytes or self.max_bytes)
-
-    async def send_messages(self, message: RecordingBatch) -> None:
-        self.sent.append(list(message.added))
-
-
 def test_message_carries_event_id_subject_content_type_and_correlation_id() -> None:
     """One event → one message: id = eventId + body digest, correlation id, JSON content type, subject = event type."""
-    message = event_message(event(correlationId="corr-7"))
-    assert message.message_id == published_message_id("crm-1", canonical_body(event(correlationId="corr-7")))
+    message = event_message(signed_event(eventId="crm-1", correlationId="corr-7"))
+    assert message.message_id == published_message_id(
+        "crm-1", canonical_body(signed_event(eventId="crm-1", correlationId="corr-7"))
+    )
     assert message.message_id.startswith("crm-1/")
     assert message.correlation_id == "corr-7"
     assert message.content_type == "application/json"
@@ -76,12 +36,12 @@ def test_message_carries_event_id_subject_content_type_and_correlation_id() -> N
 
 def test_message_without_correlation_id_has_none() -> None:
     """An event without correlationId is sent without a correlation id."""
-    assert event_message(event()).correlation_id is None
+    assert event_message(signed_event()).correlation_id is None
 
 
 def test_body_is_canonical_json_of_the_event() -> None:
     """The body is the model dumped by alias without nulls, and parses back to the same event."""
-    original = event(templateId="117a2bd2-6a5d-4c2b-9d3b-1f4a5e6b7c80")
+    original = signed_event(templateId=TEMPLATE)
     body = canonical_body(original)
     assert json.loads(body) == original.model_dump(mode="json", by_alias=True, exclude_none=True)
     assert parse_event(body) == original
@@ -92,32 +52,34 @@ async def test_batches_hold_at_most_batch_size_messages() -> None:
     """Seven events with batch size 3 go out as batches of 3, 3 and 1, in order, reported after each."""
     sender = RecordingSender()
     reported: list[int] = []
-    batches = await publish_events(sender, [event(f"crm-{i}") for i in range(7)], batch_size=3, on_sent=reported.append)
+    batches = await publish_events(
+        sender, [signed_event(eventId=f"crm-{i}") for i in range(7)], batch_size=3, on_sent=reported.append
+    )
     assert batches == 3
-    assert [len(b) for b in sender.sent] == [3, 3, 1]
-    assert [str(m.message_id).split("/")[0] for b in sender.sent for m in b] == [f"crm-{i}" for i in range(7)]
+    assert [len(b) for b in sender.batches] == [3, 3, 1]
+    assert [str(m.message_id).split("/")[0] for b in sender.batches for m in b] == [f"crm-{i}" for i in range(7)]
     assert reported == [3, 3, 1]
 
 
 async def test_a_full_batch_is_sent_and_a_new_one_started() -> None:
     """When the next message does not fit in bytes, the batch is sent and the message starts a new one."""
-    sender = RecordingSender(max_bytes=1200)
-    await publish_events(sender, [event(f"crm-{i}") for i in range(6)], batch_size=100)
+    sender = RecordingSender(max_batch_bytes=1200)
+    await publish_events(sender, [signed_event(eventId=f"crm-{i}") for i in range(6)], batch_size=100)
     assert len(sender.sent) > 1
-    assert sum(len(b) for b in sender.sent) == 6
+    assert sum(len(b) for b in sender.batches) == 6
 
 
 async def test_a_message_larger_than_an_empty_batch_raises() -> None:
     """A message that cannot fit even an empty batch is an error, not an endless loop."""
     with pytest.raises(MessageSizeExceededError):
-        await publish_events(RecordingSender(max_bytes=100), [event()])
+        await publish_events(RecordingSender(max_batch_bytes=100), [signed_event()])
 
 
 async def test_no_events_sends_nothing() -> None:
     """An empty list sends no batch."""
     sender = RecordingSender()
     assert await publish_events(sender, []) == 0
-    assert sender.sent == []
+    assert sender.batches == []
 
 
 def _write_jsonl(path: Path, docs: list[Any]) -> Path:
@@ -127,7 +89,9 @@ def _write_jsonl(path: Path, docs: list[Any]) -> Path:
 
 def test_dry_run_reports_invalid_records_with_field_errors_and_exits_1(tmp_path: Path) -> None:
     """--dry-run validates: an invalid record is listed with its field and the exit code is 1."""
-    file = _write_jsonl(tmp_path / "events.jsonl", [event_doc("crm-1"), event_doc("crm-2", customerTenantId="nope")])
+    file = _write_jsonl(
+        tmp_path / "events.jsonl", [event_doc(eventId="crm-1"), event_doc(eventId="crm-2", customerTenantId="nope")]
+    )
     result = CliRunner().invoke(cli, ["publish", str(file), "--dry-run"], env=NO_CONNECTION)
     assert result.exit_code == 1, result.output
     assert "customerTenantId" in result.output
@@ -136,11 +100,13 @@ def test_dry_run_reports_invalid_records_with_field_errors_and_exits_1(tmp_path:
 
 def test_dry_run_counts_duplicates_in_file_and_exits_0(tmp_path: Path) -> None:
     """A repeated eventId is counted as a duplicate, sent once, and is not a failure."""
-    file = _write_jsonl(tmp_path / "events.jsonl", [event_doc("crm-1"), event_doc("crm-1"), event_doc("crm-2")])
+    file = _write_jsonl(
+        tmp_path / "events.jsonl", [event_doc(eventId="crm-1"), event_doc(eventId="crm-1"), event_doc(eventId="crm-2")]
+    )
     result = CliRunner().invoke(cli, ["publish", str(file), "--dry-run"], env=NO_CONNECTION)
     assert result.exit_code == 0, result.output
     assert "would publish=2 invalid=0 duplicate_in_file=1" in result.output
-    assert "ada@contoso.example.com" not in result.output  # contact details never shown
+    assert EMAIL not in result.output  # contact details never shown
 
 
 def test_missing_connection_settings_is_a_usage_error(tmp_path: Path) -> None:
@@ -161,13 +127,12 @@ def test_unsupported_file_type_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_a_correction_of_an_event_gets_a_new_message_id() -> None:
     """Same eventId, new phone: a different message id, so duplicate detection does not drop the correction."""
-    original = event()
-    contact = {"firstName": "Ada", "lastName": "Lovelace", "email": "ada@contoso.example.com", "phoneNumber": "+1 425"}
-    correction = event(primaryContact=contact)
+    original = signed_event()
+    correction = signed_event(primaryContact=contact(phoneNumber="+1 425"))
     assert correction.event_id == original.event_id
     assert event_message(correction).message_id != event_message(original).message_id
 
 
 def test_a_resend_of_the_same_event_keeps_its_message_id() -> None:
     """The same event published twice gets the same message id, so the broker drops the resend."""
-    assert event_message(event()).message_id == event_message(event()).message_id
+    assert event_message(signed_event()).message_id == event_message(signed_event()).message_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tracemalloc
 import uuid
+from typing import Any
 
 import pytest
 from azure.servicebus import ServiceBusReceivedMessage
@@ -13,11 +14,11 @@ from shared.attestation.contract import MAX_BODY_BYTES, InvalidEventError, parse
 from shared.servicebus.messages import body_bytes
 
 
-def message_with(**body: object) -> ServiceBusReceivedMessage:
+def message_with(**body: Any) -> ServiceBusReceivedMessage:
     amqp = Message(
         properties=Properties(message_id=b"m-1"),
         delivery_annotations={b"x-opt-lock-token": uuid.uuid4()},
-        **body,  # type: ignore[arg-type]
+        **body,
     )
     return ServiceBusReceivedMessage(amqp, receiver=None)
 

@@ -10,8 +10,8 @@ from shared.servicebus.settlement import DeadLetterMessage, RedeliveryPolicy, Sc
 POLICY = RedeliveryPolicy(budget=3)
 
 
-def _retry_later(**kwargs: object) -> RetryLater:
-    return RetryLater("crm-42", "req-1", "corr-1", None, "HTTP 404: Not Found", **kwargs)  # type: ignore[arg-type]
+def _retry_later(**kwargs: DeadLetterReason) -> RetryLater:
+    return RetryLater("crm-42", "req-1", "corr-1", None, "HTTP 404: Not Found", **kwargs)
 
 
 def test_exhausted_retry_uses_the_outcomes_reason() -> None:

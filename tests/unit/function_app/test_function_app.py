@@ -23,7 +23,14 @@ from shared.metadata_cache import RefreshResult
 from shared.metrics import RecordingMetrics
 from shared.servicebus.messages import ATTEMPT_PROPERTY, retry_message_id
 from shared.servicebus.settlement import RedeliveryPolicy
-from tests.fakes import RecordingMessageActions, RecordingSender, app_functions, event_dict, received_message
+from tests.builders import (
+    Journal,
+    RecordingMessageActions,
+    RecordingSender,
+    app_functions,
+    fresh_event_doc,
+    received_message,
+)
 
 
 def _functions() -> dict[str, Any]:
@@ -35,7 +42,7 @@ def test_importing_the_app_builds_nothing_and_loads_no_client_library() -> None:
     probe = (
         "import sys, function_app; from functions.runtime import runtime; "
         "print(sorted(m for m in ('httpx', 'pydantic', 'shared.bootstrap', 'shared.attestation.contract', 'azure.storage.blob') "
-        "if m in sys.modules)); print(runtime._services is None)"
+        "if m in sys.modules)); print(not runtime.has_services)"
     )
     out = subprocess.run(  # noqa: S603 — the test's own interpreter and probe
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env={"PATH": ""}
@@ -64,13 +71,18 @@ class FakeServices:
         self.settings = type("S", (), {"agreement_types": agreement_types, "queue_name": "mca-events"})()
 
 
+def _install(services: FakeServices, metrics: RecordingMetrics, sender: RecordingSender) -> None:
+    """``runtime.install`` with the fakes (the runtime's own test switch)."""
+    runtime.install(services, metrics, sender)  # type: ignore[arg-type]  # FakeServices holds only what the triggers read
+
+
 @pytest.fixture
-def journal() -> list[str]:
+def journal() -> Journal:
     return []
 
 
 @pytest.fixture
-def sender(journal: list[str]) -> RecordingSender:
+def sender(journal: Journal) -> RecordingSender:
     return RecordingSender(journal)
 
 
@@ -88,7 +100,7 @@ def _reset_runtime() -> Iterator[None]:
 async def _trigger(
     attestor: ScriptedAttestor, sender: RecordingSender, message: Any, metrics: RecordingMetrics
 ) -> RecordingMessageActions:
-    runtime.install(FakeServices(attestor), metrics, sender)  # type: ignore[arg-type]
+    _install(FakeServices(attestor), metrics, sender)
     actions = RecordingMessageActions()
     await _functions()["attest_signed_agreement"].get_user_function()(message=message, message_actions=actions)
     return actions
@@ -106,7 +118,7 @@ async def test_success_outcomes_complete_the_message(
     outcome: Outcome, sender: RecordingSender, metrics: RecordingMetrics
 ) -> None:
     """Attested and 600061 both complete the message and schedule nothing."""
-    message = received_message(event_dict())
+    message = received_message(fresh_event_doc())
     actions = await _trigger(ScriptedAttestor(outcome), sender, message, metrics)
     assert actions.names == ["complete"]
     assert actions.calls[0][1] is message
@@ -120,7 +132,7 @@ async def test_permanent_failure_dead_letters_with_reason_and_description(
     outcome = DeadLetter(
         *_IDS, reason=DeadLetterReason.UNKNOWN_CUSTOMER, description="HTTP 404 code 60003: Tenant not found"
     )
-    message = received_message(event_dict())
+    message = received_message(fresh_event_doc())
     actions = await _trigger(ScriptedAttestor(outcome), sender, message, metrics)
     assert actions.calls == [
         ("deadletter", message, {"reason": "UnknownCustomer", "description": "HTTP 404 code 60003: Tenant not found"})
@@ -128,20 +140,16 @@ async def test_permanent_failure_dead_letters_with_reason_and_description(
 
 
 async def test_transient_failure_schedules_a_copy_then_completes(
-    journal: list[str], sender: RecordingSender, metrics: RecordingMetrics
+    journal: Journal, sender: RecordingSender, metrics: RecordingMetrics
 ) -> None:
     """RetryLater schedules a copy (attempt 1, delay ≥ Retry-After, fresh id, same body) before completing."""
-    body = event_dict()
+    body = fresh_event_doc()
     message = received_message(body, message_id="crm-7")
-    actions = RecordingMessageActions()
-    original_complete = actions.complete
-    actions.complete = lambda m: (journal.append("complete"), original_complete(m))  # type: ignore[method-assign]
-    runtime.install(
-        FakeServices(ScriptedAttestor(RetryLater(*_IDS, retry_after=57, description="429"))), metrics, sender
-    )  # type: ignore[arg-type]
+    actions = RecordingMessageActions(journal)
+    _install(FakeServices(ScriptedAttestor(RetryLater(*_IDS, retry_after=57, description="429"))), metrics, sender)
     before = datetime.now(UTC)
     await _functions()["attest_signed_agreement"].get_user_function()(message=message, message_actions=actions)
-    assert journal == ["schedule", "complete"]
+    assert [name for name, _ in journal] == ["schedule", "complete"]
     copy, when = sender.scheduled[0]
     assert copy.application_properties is not None
     assert copy.application_properties[ATTEMPT_PROPERTY] == 1
@@ -155,7 +163,7 @@ async def test_retry_budget_spent_dead_letters_as_retries_exhausted(
     sender: RecordingSender, metrics: RecordingMetrics
 ) -> None:
     """A message that already had `budget` retries is dead-lettered RetriesExhausted with the last error."""
-    message = received_message(event_dict(), application_properties={ATTEMPT_PROPERTY.encode(): 3})
+    message = received_message(fresh_event_doc(), application_properties={ATTEMPT_PROPERTY.encode(): 3})
     actions = await _trigger(
         ScriptedAttestor(RetryLater(*_IDS, retry_after=None, description="HTTP 503")), sender, message, metrics
     )
@@ -187,7 +195,7 @@ async def test_timer_refreshes_each_type_and_counts_a_template_change(
         }
     )
     services = FakeServices(None, refresher, ("MicrosoftCustomerAgreement", "MicrosoftCloudAgreement"))
-    runtime.install(services, metrics, sender)  # type: ignore[arg-type]
+    _install(services, metrics, sender)
     with caplog.at_level(logging.INFO):
         await _functions()["refresh_agreement_metadata"].get_user_function()(timer=TimerRequest(past_due=True))
     assert refresher.refreshed == ["MicrosoftCustomerAgreement", "MicrosoftCloudAgreement"]
@@ -207,14 +215,14 @@ async def test_timer_failed_refresh_is_logged_and_counted_not_raised(
     kept = RefreshResult(
         "MicrosoftCustomerAgreement", "good-id", "good-id", datetime.now(UTC), error=ServerError("HTTP 503", status=503)
     )
-    runtime.install(
+    _install(
         FakeServices(None, RecordingRefresher({"MicrosoftCustomerAgreement": kept}), ("MicrosoftCustomerAgreement",)),
         metrics,
         sender,
-    )  # type: ignore[arg-type]
+    )
     await _functions()["refresh_agreement_metadata"].get_user_function()(timer=TimerRequest(past_due=False))
     assert metrics.total("metadata.refresh_failed") == 1
     failed = [r for r in caplog.records if getattr(r, "event", "") == "metadata.refresh_failed"]
     assert len(failed) == 1
     assert failed[0].levelno == logging.ERROR
-    assert failed[0].template_id == "good-id"  # type: ignore[attr-defined]
+    assert failed[0].__dict__["template_id"] == "good-id"

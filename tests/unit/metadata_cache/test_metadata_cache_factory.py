@@ -57,7 +57,7 @@ async def test_blob_store_is_identity_based_and_closes_its_credential() -> None:
             "METADATA_CACHE_CONTAINER": "agreement-metadata",
         }
     )
-    async with open_metadata_store(settings, credential_factory=factory) as store:  # type: ignore[arg-type]
+    async with open_metadata_store(settings, credential_factory=factory) as store:
         assert isinstance(store, BlobMetadataStore)
         assert store.container_name == "agreement-metadata"
         assert built[0].closed == 0
@@ -70,7 +70,7 @@ async def test_given_credential_is_left_to_its_owner() -> None:
     async with open_container_client(
         "https://acct.blob.core.windows.net",
         "agreement-metadata",
-        credential=credential,  # type: ignore[arg-type]
+        credential=credential,
     ) as container:
         assert container.container_name == "agreement-metadata"
     assert credential.closed == 0

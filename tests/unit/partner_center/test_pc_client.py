@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import httpx
 import pytest
+import yarl
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from shared.attestation.errors import (
@@ -28,6 +29,7 @@ from shared.attestation.metadata import MCA, MCLOUDA
 from shared.partner_center.agreement_request import AgreementRequest
 from shared.partner_center.client import CreatedAgreement, CustomerAgreement, PartnerCenterClient
 from shared.partner_center.retry import RetryPolicy
+from tests.builders import FakeTokens, RecordingSleep
 
 BASE_URL = "https://pc.example"
 TENANT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -47,36 +49,6 @@ REQUEST = AgreementRequest(
 PERSONAL_DATA = ("Zoë", "Okafor", "zoe.okafor", "7946")
 
 Answer = Callable[[httpx.Request], httpx.Response]
-
-
-class FakeTokens:
-    """A TokenProvider that hands out token-1, token-2, … and records invalidations."""
-
-    def __init__(self) -> None:
-        self.issued = 0
-        self.current: str | None = None
-        self.invalidated: list[str] = []
-
-    async def get_token(self) -> str:
-        if self.current is None:
-            self.issued += 1
-            self.current = f"token-{self.issued}"
-        return self.current
-
-    def invalidate(self, token: str) -> None:
-        self.invalidated.append(token)
-        if token == self.current:
-            self.current = None
-
-
-class RecordingSleep:
-    """Stands in for asyncio.sleep: records the delay, never waits."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
 
 
 class FakePartnerCenter:
@@ -312,7 +284,8 @@ def _undecodable_body(request: httpx.Request) -> httpx.Response:
 
 
 def _malformed_status_line(request: httpx.Request) -> httpx.Response:
-    info = aiohttp.RequestInfo(request.url, request.method, CIMultiDictProxy(CIMultiDict()), request.url)
+    url = yarl.URL(str(request.url))
+    info = aiohttp.RequestInfo(url, request.method, CIMultiDictProxy(CIMultiDict()), url)
     raise aiohttp.ClientResponseError(info, (), status=400, message="Bad status line")
 
 

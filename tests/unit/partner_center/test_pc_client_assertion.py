@@ -6,6 +6,7 @@ import httpx
 import jwt
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from emulators.partner_center.certificates import assertion_problem, self_signed_certificate
 from shared.attestation.errors import AuthError
@@ -29,7 +30,8 @@ def test_assertion_is_signed_by_the_certificate_and_names_the_app_and_endpoint()
         SigningCertificate.from_pem(CERT.credential_pem), client_id=CLIENT, token_url=TOKEN_URL
     )
     public_key = x509.load_pem_x509_certificate(CERT.certificate_pem.encode()).public_key()
-    claims = jwt.decode(assertion, public_key, algorithms=["RS256"], audience=TOKEN_URL)  # type: ignore[arg-type]
+    assert isinstance(public_key, rsa.RSAPublicKey)
+    claims = jwt.decode(assertion, public_key, algorithms=["RS256"], audience=TOKEN_URL)
     assert (claims["iss"], claims["sub"]) == (CLIENT, CLIENT)
     assert 0 < claims["exp"] - claims["iat"] <= 600
     assert (

@@ -341,6 +341,7 @@ def test_retry_after_as_http_date_is_honoured() -> None:
 
     error = classify_response(_response(429, headers={"Retry-After": when}), IDS)
 
+    assert isinstance(error, Throttled)
     assert error.retry_after is not None
     assert 115 <= error.retry_after <= 120
 
@@ -363,6 +364,7 @@ def test_header_wins_over_body_hint() -> None:
 
     error = classify_response(_response(429, body, {"Retry-After": "3"}), IDS)
 
+    assert isinstance(error, Throttled)
     assert error.retry_after == 3.0
 
 
@@ -371,7 +373,10 @@ def test_absurd_body_hint_is_ignored(seconds: str) -> None:
     """A body hint beyond the ceiling is treated as absent, like the header."""
     body = _json({"statusCode": 429, "message": f"Rate limit is exceeded. Try again in {seconds} seconds."})
 
-    assert classify_response(_response(429, body), IDS).retry_after is None
+    error = classify_response(_response(429, body), IDS)
+
+    assert isinstance(error, Throttled)
+    assert error.retry_after is None
 
 
 def test_permanent_errors_have_no_retry_after() -> None:
