@@ -1,6 +1,7 @@
 """Throughput of the Service Bus emulator: send → receive (PEEK_LOCK) → complete, with the async SDK.
 
     .venv/bin/python bench/bench_servicebus_emulator.py [--messages N]
+    .venv/bin/python bench/bench_servicebus_emulator.py --connections N   # how many connections it serves
 
 One process each side: the emulator runs as a subprocess (``python -m emulators.servicebus --port 0``),
 so its proton reactor does not share a GIL with the SDK; this process runs one async sender and one
@@ -23,12 +24,14 @@ from pathlib import Path
 
 from azure.servicebus import ServiceBusMessage
 from azure.servicebus.aio import ServiceBusClient
+from azure.servicebus.exceptions import ServiceBusError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 QUEUE = "mca-events"  # from the committed config.json
 SCENARIO_CAP_S = 20.0
 SEND_BATCH = 50
 STARTUP_TIMEOUT_S = 20.0
+CONNECTION_OPEN_CONCURRENCY = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +84,41 @@ async def run_scenario(connection_string: str, *, prefetch: int, messages: int) 
     return Result(prefetch, completed, elapsed, capped)
 
 
-def start_emulator(log_file: Path) -> tuple[subprocess.Popen[str], str]:
+async def hold_connections(connection_string: str, count: int) -> tuple[int, float]:
+    """Open ``count`` clients at once, each with its own connection and a sender that sends one message.
+
+    Returns how many were open and had sent at the same moment, and the seconds it took to get there.
+    """
+    started = time.perf_counter()
+    semaphore = asyncio.Semaphore(CONNECTION_OPEN_CONCURRENCY)
+    clients: list[ServiceBusClient] = []
+
+    async def open_one(index: int) -> bool:
+        async with semaphore:
+            client = ServiceBusClient.from_connection_string(connection_string, retry_total=0)
+            clients.append(client)
+            try:
+                await client.get_queue_sender(QUEUE).send_messages(
+                    ServiceBusMessage(b"held", message_id=f"held-{index}")
+                )
+            except ServiceBusError as exc:
+                print(f"connection {index} failed: {exc}", file=sys.stderr)
+                return False
+            return True
+
+    opened = sum(await asyncio.gather(*(open_one(i) for i in range(count))))
+    elapsed = time.perf_counter() - started
+    # Closed all at once: each close waits for the peer's close frame (~0.5 s), so one by one takes minutes.
+    await asyncio.gather(*(client.close() for client in clients))
+    return opened, elapsed
+
+
+def start_emulator(log_file: Path, *extra_arguments: str) -> tuple[subprocess.Popen[str], str]:
     """Start the emulator subprocess on a free port; return it and its connection string."""
     # The log goes to a file: proton logs "Couldn't send: BrokenPipeError" each time the SDK drops a
     # socket without waiting for the close frame, which is harmless but would clutter the figures.
     command = [sys.executable, "-m", "emulators.servicebus", "--port", "0", "--log-file", str(log_file)]
+    command += extra_arguments
     process = subprocess.Popen(  # noqa: S603 - fixed argv: this interpreter running the emulator package
         command,
         cwd=REPO_ROOT,
@@ -108,7 +141,11 @@ def start_emulator(log_file: Path) -> tuple[subprocess.Popen[str], str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=2000, help="messages per scenario (default 2000)")
+    parser.add_argument("--connections", type=int, help="instead: hold this many SDK connections open at once")
     arguments = parser.parse_args()
+    if arguments.connections:
+        measure_connections(arguments.connections)
+        return
 
     with tempfile.TemporaryDirectory(prefix="bench-servicebus-") as scratch:
         process, connection_string = start_emulator(Path(scratch) / "emulator.log")
@@ -127,6 +164,17 @@ def main() -> None:
     for result in results:
         note = f"  (capped at {SCENARIO_CAP_S:.0f} s)" if result.capped else ""
         print(f"{result.prefetch:>8}  {result.completed:>8}  {result.seconds:>8.2f}  {result.per_second:>8.1f}{note}")
+
+
+def measure_connections(count: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-servicebus-") as scratch:
+        process, connection_string = start_emulator(Path(scratch) / "emulator.log", "--max-connections", str(count))
+        try:
+            opened, seconds = asyncio.run(hold_connections(connection_string, count))
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+    print(f"held {opened} of {count} SDK connections open at once (each sent a message) in {seconds:.1f} s")
 
 
 if __name__ == "__main__":

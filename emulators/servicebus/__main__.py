@@ -11,7 +11,7 @@ from pathlib import Path
 from types import FrameType
 
 from .config import ConfigError, load_config, load_default_config
-from .server import DEFAULT_MAX_MESSAGE_SIZE, EmulatorStartError, ServiceBusEmulator
+from .server import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MESSAGE_SIZE, EmulatorStartError, ServiceBusEmulator
 
 logger = logging.getLogger("emulators.servicebus")
 
@@ -33,7 +33,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     emulator = ServiceBusEmulator(
-        config, host=arguments.host, port=arguments.port, max_message_size=arguments.max_message_size
+        config,
+        host=arguments.host,
+        port=arguments.port,
+        max_message_size=arguments.max_message_size,
+        max_connections=arguments.max_connections,
     )
     try:
         emulator.start()
@@ -63,6 +67,12 @@ def _parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument(
         "--max-message-size", type=int, default=DEFAULT_MAX_MESSAGE_SIZE, help="bytes (default: 256 KiB)"
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        help=f"concurrent AMQP connections before new ones are refused (default: {DEFAULT_MAX_CONNECTIONS})",
     )
     return parser.parse_args(argv)
 

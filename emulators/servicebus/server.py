@@ -21,6 +21,7 @@ from proton.reactor import ApplicationEvent, Container, EventInjector
 
 from .broker import Broker
 from .config import EmulatorConfig, load_default_config
+from .poller import PollingIOHandler
 from .snapshots import MessageSnapshot, QueueDepths
 from .store import DEAD_LETTER_QUEUE_SUFFIX, Clock, Namespace, wall_clock_ms
 
@@ -28,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 # Service Bus Standard tier limit; the SDK reads it from the link and refuses bigger messages itself.
 DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024
+# Concurrent AMQP connections served before new ones are refused (Microsoft's emulator allows 10). Each SDK
+# sender or receiver holds one; the cap keeps a client that leaks them from exhausting descriptors.
+DEFAULT_MAX_CONNECTIONS = 4096
 # The key Microsoft's emulator documents; the value is never checked (no SAS validation here).
 SHARED_ACCESS_KEY_NAME = "RootManageSharedAccessKey"
 SHARED_ACCESS_KEY = "SAS_KEY_VALUE"
@@ -51,6 +55,7 @@ class ServiceBusEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
         clock: Clock = wall_clock_ms,
         startup_timeout: float = 10.0,
     ) -> None:
@@ -62,6 +67,7 @@ class ServiceBusEmulator:
             host=host,
             port=port,
             max_message_size=max_message_size,
+            max_connections=max_connections,
             on_listening=self._on_listening,
         )
         self._startup_timeout = startup_timeout
@@ -77,7 +83,8 @@ class ServiceBusEmulator:
         if self._thread is not None:
             raise RuntimeError("the emulator is already running")
         self._injector = EventInjector()
-        container = Container(self._broker)
+        # epoll instead of proton's select(), which dies past 1,024 descriptors (see poller.py).
+        container = Container(self._broker, global_handler=PollingIOHandler())
         container.selectable(self._injector)
         self._thread = threading.Thread(target=self._run, args=(container,), name="servicebus-emulator", daemon=True)
         self._thread.start()
@@ -148,6 +155,11 @@ class ServiceBusEmulator:
     @property
     def queue_names(self) -> list[str]:
         return self._namespace.queue_names
+
+    @property
+    def connection_count(self) -> int:
+        """AMQP connections open now (each SDK sender, receiver or management call holds one)."""
+        return self._broker.connection_count
 
     def queue_depths(self, queue: str) -> QueueDepths:
         """Active (including locked), scheduled, deferred and dead-lettered counts of ``queue``."""
