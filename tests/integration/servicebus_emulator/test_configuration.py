@@ -36,7 +36,7 @@ def test_committed_config_declares_mca_events() -> None:
             default_message_time_to_live=timedelta(hours=1),
             dead_lettering_on_message_expiration=True,
             requires_duplicate_detection=True,
-            duplicate_detection_history_time_window=timedelta(minutes=10),
+            duplicate_detection_history_time_window=timedelta(days=1),
         )
     }
 
