@@ -198,7 +198,11 @@ class Namespace:
             return [self._enqueue_one(entity, parse_message(raw), scheduled_ms=None) for raw in encoded_messages]
 
     def schedule(self, entity: QueueEntity, encoded_messages: Iterable[bytes]) -> list[int]:
-        """Store messages for later; the time is each message's ``x-opt-scheduled-enqueue-time``."""
+        """Store messages for later; the time is each message's ``x-opt-scheduled-enqueue-time``.
+
+        Returns one sequence number per message, as Service Bus does even for a message that duplicate
+        detection drops (that number names nothing: cancelling it fails like any unknown number).
+        """
         with self._lock:
             sequence_numbers = []
             for raw in encoded_messages:
@@ -206,16 +210,27 @@ class Namespace:
                 when = parsed.annotations.get(SCHEDULED_ENQUEUE_TIME)
                 scheduled_ms = int(when) if when is not None else self._clock()
                 sequence_number = self._enqueue_one(entity, parsed, scheduled_ms=scheduled_ms)
-                # A duplicate is accepted but dropped; the SDK still expects a number back.
-                sequence_numbers.append(sequence_number if sequence_number is not None else 0)
+                if sequence_number is None:
+                    entity.last_sequence_number += 1
+                    sequence_number = entity.last_sequence_number
+                sequence_numbers.append(sequence_number)
             return sequence_numbers
 
     def cancel_scheduled(self, entity: QueueEntity, sequence_numbers: Iterable[int]) -> None:
+        """Remove scheduled messages; if any number is not scheduled (activated, cancelled, unknown), none is."""
         with self._lock:
-            for sequence_number in sequence_numbers:
-                message = entity.messages.get(sequence_number)
-                if message is not None and message.state is MessageState.SCHEDULED:
-                    del entity.messages[sequence_number]
+            wanted = list(sequence_numbers)
+            missing = [
+                n
+                for n in wanted
+                if (message := entity.messages.get(n)) is None or message.state is not MessageState.SCHEDULED
+            ]
+            if missing:
+                raise MessageNotFoundError(
+                    f"Messages not found. Missing sequence numbers: {', '.join(map(str, missing))}"
+                )
+            for sequence_number in wanted:
+                del entity.messages[sequence_number]
 
     def _enqueue_one(self, entity: QueueEntity, parsed: ParsedMessage, *, scheduled_ms: int | None) -> int | None:
         now = self._clock()
@@ -247,6 +262,14 @@ class Namespace:
         else:
             self._activate(entity, message, now)
         return message.sequence_number
+
+    def _activate_scheduled(self, entity: QueueEntity, message: StoredMessage, now: int) -> None:
+        """Enqueue a scheduled message as if sent now: a new sequence number, after everything enqueued before."""
+        del entity.messages[message.sequence_number]
+        entity.last_sequence_number += 1
+        message.sequence_number = entity.last_sequence_number
+        entity.messages[message.sequence_number] = message
+        self._activate(entity, message, now)
 
     def _activate(self, entity: QueueEntity, message: StoredMessage, now: int) -> None:
         """Make a message visible to receivers; its time-to-live counts from this moment."""
@@ -430,7 +453,7 @@ class Namespace:
             scheduled_ms, sequence_number = heapq.heappop(entity.schedule)
             message = entity.messages.get(sequence_number)
             if message is not None and message.state is MessageState.SCHEDULED:  # else cancelled
-                self._activate(entity, message, scheduled_ms)
+                self._activate_scheduled(entity, message, scheduled_ms)
                 changed = True
         while entity.expiries and entity.expiries[0][0] <= now:
             expires_at, sequence_number = heapq.heappop(entity.expiries)
