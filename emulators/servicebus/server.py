@@ -189,6 +189,11 @@ class ServiceBusEmulator:
         """
         return self._namespace.expire_locks(queue)
 
+    @property
+    def sweeps(self) -> int:
+        """How many times the 0.1 s sweep has applied lock expiry, scheduling and TTL (for tests that move time)."""
+        return self._namespace.sweeps
+
     def reset(self) -> None:
         """Empty every queue and dead-letter queue and forget duplicate-detection history."""
         self._namespace.reset()

@@ -96,6 +96,11 @@ class StoredMessage:
     delivery_count: int = 0
     lock: MessageLock | None = None
     dead_letter: DeadLetterInfo | None = None
+    # The time to live in force (the shorter of the message's and the queue's), set once it is enqueued.
+    time_to_live_ms: int | None = None
+
+    def expired(self, now: int) -> bool:
+        return self.expires_at_ms is not None and self.expires_at_ms <= now
 
     def encode(self) -> bytes:
         """The message as a receiver or peeker sees it now (lock annotation only while locked)."""
@@ -118,6 +123,7 @@ class StoredMessage:
         return encode_message(
             self.message,
             delivery_count=self.delivery_count,
+            time_to_live_ms=self.time_to_live_ms,
             broker_annotations=annotations,
             extra_application_properties=extra,
         )
@@ -173,6 +179,7 @@ class Namespace:
             dead_letter_queue = QueueEntity(f"{name}/{DEAD_LETTER_QUEUE_SUFFIX}", properties)
             self._queues[name.lower()] = QueueEntity(name, properties, dead_letter_queue)
         self._locks: dict[uuid.UUID, tuple[QueueEntity, StoredMessage]] = {}
+        self.sweeps = 0  # how many times advance() has run: tests wait for one after moving the clock
 
     # ----------------------------------------------------------------- addressing
     def resolve(self, path: str) -> QueueEntity:
@@ -278,6 +285,7 @@ class Namespace:
         ttl_ms = _ms(entity.properties.default_message_time_to_live.total_seconds())
         if message.message.header.ttl_ms is not None:
             ttl_ms = min(ttl_ms, message.message.header.ttl_ms)
+        message.time_to_live_ms = ttl_ms
         message.expires_at_ms = now + ttl_ms
         heapq.heappush(entity.expiries, (message.expires_at_ms, message.sequence_number))
         entity.mark_ready(message)
@@ -292,7 +300,7 @@ class Namespace:
                 message = entity.messages.get(sequence_number)
                 if message is None or message.state is not MessageState.ACTIVE or message.lock is not None:
                     continue  # stale entry: settled, deferred or already locked since it was marked
-                if message.expires_at_ms is not None and message.expires_at_ms <= now:
+                if message.expired(now):
                     self._expire(entity, message)
                     continue
                 if peek_lock:
@@ -362,7 +370,9 @@ class Namespace:
         """Unlock without counting a delivery (the client never handed the message to the application)."""
         with self._lock:
             entity, message = self._take_lock(token)
-            if message.state is MessageState.ACTIVE:
+            if message.expired(self._clock()):
+                self._expire(entity, message)
+            elif message.state is MessageState.ACTIVE:
                 entity.mark_ready(message)
             return entity
 
@@ -398,7 +408,10 @@ class Namespace:
     def _count_failed_delivery(self, entity: QueueEntity, message: StoredMessage) -> None:
         message.delivery_count += 1
         max_count = entity.properties.max_delivery_count
-        if not entity.is_dead_letter_queue and message.delivery_count >= max_count:
+        if message.expired(self._clock()):
+            # Its time to live passed while it was locked: never delivered again (Service Bus does the same).
+            self._expire(entity, message)
+        elif not entity.is_dead_letter_queue and message.delivery_count >= max_count:
             info = DeadLetterInfo(
                 MAX_DELIVERY_COUNT_EXCEEDED,
                 f"Message could not be consumed after {max_count} delivery attempts.",
@@ -430,6 +443,7 @@ class Namespace:
         Returns the entities that may have newly deliverable messages (the broker offers them to receivers).
         """
         with self._lock:
+            self.sweeps += 1
             now = self._clock()
             changed: set[QueueEntity] = set()
             for token, (entity, message) in list(self._locks.items()):
@@ -456,14 +470,14 @@ class Namespace:
                 self._activate_scheduled(entity, message, scheduled_ms)
                 changed = True
         while entity.expiries and entity.expiries[0][0] <= now:
-            expires_at, sequence_number = heapq.heappop(entity.expiries)
+            _, sequence_number = heapq.heappop(entity.expiries)
             message = entity.messages.get(sequence_number)
-            if message is None or message.expires_at_ms != expires_at:
-                continue  # settled, dead-lettered or re-activated since
+            if message is None or not message.expired(now):
+                continue  # settled, dead-lettered, or renumbered/re-activated with its own later entry
             if message.lock is not None:
-                # A locked message expires once its lock ends; look again then.
-                heapq.heappush(entity.expiries, (message.lock.locked_until_ms, sequence_number))
-                message.expires_at_ms = message.lock.locked_until_ms
+                # A locked message is left to its holder; once the lock ends (settled, abandoned or
+                # expired) it is expired instead of delivered again. Look again when the lock ends.
+                heapq.heappush(entity.expiries, (max(message.lock.locked_until_ms, now + 1), sequence_number))
                 continue
             self._expire(entity, message)
             changed = True

@@ -25,6 +25,7 @@ call its :meth:`~.server.ServiceBusEmulator.reset` for a clean slate between tes
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
@@ -96,3 +97,13 @@ def servicebus_emulator_module(servicebus_emulator_config: EmulatorConfig) -> It
     """One emulator for a whole test module (call ``.reset()`` for a clean slate between tests)."""
     with running_emulator(servicebus_emulator_config) as emulator:
         yield emulator
+
+
+def wait_for_sweeps(emulator: ServiceBusEmulator, count: int = 2, *, within: float = 10.0) -> None:
+    """Block until the emulator's 0.1 s sweep has run ``count`` more times (after a clock move, say)."""
+    target = emulator.sweeps + count
+    deadline = time.monotonic() + within
+    while emulator.sweeps < target:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the emulator's sweep did not run {count} times within {within} s")
+        time.sleep(0.02)
