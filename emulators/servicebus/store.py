@@ -42,6 +42,9 @@ from .config import EmulatorConfig, QueueProperties
 from .snapshots import MessageSnapshot, MessageState, QueueDepths
 
 DEAD_LETTER_QUEUE_SUFFIX = "$DeadLetterQueue"
+# Where Service Bus puts messages it failed to auto-forward. The emulator refuses auto-forwarding, so this
+# sub-queue is always empty, but it exists on every queue, as in Azure, and can be received from and peeked.
+TRANSFER_DEAD_LETTER_QUEUE_SUFFIX = "$Transfer/$DeadLetterQueue"
 
 MAX_DELIVERY_COUNT_EXCEEDED = "MaxDeliveryCountExceeded"
 TTL_EXPIRED = "TTLExpiredException"
@@ -175,18 +178,23 @@ class Namespace:
         self._clock = clock
         self._lock = threading.RLock()
         self._queues: dict[str, QueueEntity] = {}
+        self._transfer_dead_letter_queues: dict[str, QueueEntity] = {}
         for name, properties in config.queues.items():
             dead_letter_queue = QueueEntity(f"{name}/{DEAD_LETTER_QUEUE_SUFFIX}", properties)
             self._queues[name.lower()] = QueueEntity(name, properties, dead_letter_queue)
+            transfer = QueueEntity(f"{name}/{TRANSFER_DEAD_LETTER_QUEUE_SUFFIX}", properties)
+            self._transfer_dead_letter_queues[name.lower()] = transfer
         self._locks: dict[uuid.UUID, tuple[QueueEntity, StoredMessage]] = {}
         self.sweeps = 0  # how many times advance() has run: tests wait for one after moving the clock
 
     # ----------------------------------------------------------------- addressing
     def resolve(self, path: str) -> QueueEntity:
-        """The queue or dead-letter queue at ``path`` (``name`` or ``name/$DeadLetterQueue``, any case)."""
+        """The queue or sub-queue at ``path`` (``name``, ``name/$DeadLetterQueue`` or the transfer DLQ, any case)."""
         with self._lock:
             name, _, sub_queue = path.strip("/").partition("/")
             queue = self._queues.get(name.lower())
+            if queue is not None and sub_queue.lower() == TRANSFER_DEAD_LETTER_QUEUE_SUFFIX.lower():
+                return self._transfer_dead_letter_queues[name.lower()]
             if queue is None or sub_queue.lower() not in ("", DEAD_LETTER_QUEUE_SUFFIX.lower()):
                 raise UnknownEntityError(f"The messaging entity '{path}' could not be found.")
             if sub_queue and queue.dead_letter_queue is not None:
