@@ -38,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=arguments.port,
         max_message_size=arguments.max_message_size,
         max_connections=arguments.max_connections,
+        management_port=arguments.management_port,
     )
     try:
         emulator.start()
@@ -48,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Printed (not only logged) so a script can wait for this line before connecting.
         print(f"Service Bus emulator listening on {arguments.host}:{emulator.port}", flush=True)
         print(f"Connection string: {emulator.connection_string}", flush=True)
+        print(f"Management API and /health: http://{arguments.host}:{emulator.management_port}", flush=True)
         logger.info("servicebus_emulator.queues", extra={"queues": emulator.queue_names})
         stop.wait()
     finally:
@@ -67,6 +69,12 @@ def _parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument(
         "--max-message-size", type=int, default=DEFAULT_MAX_MESSAGE_SIZE, help="bytes (default: 256 KiB)"
+    )
+    parser.add_argument(
+        "--management-port",
+        type=int,
+        default=5300,
+        help="HTTP port of the management API and /health (default: 5300, as Microsoft's emulator; 0 picks one)",
     )
     parser.add_argument(
         "--max-connections",

@@ -21,6 +21,7 @@ from proton.reactor import ApplicationEvent, Container, EventInjector
 
 from .broker import Broker
 from .config import EmulatorConfig, load_default_config
+from .management_http import ManagementHttpServer
 from .poller import PollingIOHandler
 from .snapshots import MessageSnapshot, QueueDepths
 from .store import DEAD_LETTER_QUEUE_SUFFIX, Clock, Namespace, wall_clock_ms
@@ -56,6 +57,7 @@ class ServiceBusEmulator:
         port: int = 0,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        management_port: int = 0,
         clock: Clock = wall_clock_ms,
         startup_timeout: float = 10.0,
     ) -> None:
@@ -71,6 +73,8 @@ class ServiceBusEmulator:
             on_listening=self._on_listening,
         )
         self._startup_timeout = startup_timeout
+        self._management_port = management_port
+        self._management: ManagementHttpServer | None = None
         self._injector: EventInjector | None = None
         self._thread: threading.Thread | None = None
         self._listening = threading.Event()
@@ -92,6 +96,12 @@ class ServiceBusEmulator:
         if self._port is None:
             self.stop()
             raise EmulatorStartError(f"the emulator did not start listening on {self.host}") from self._failure
+        try:
+            self._management = ManagementHttpServer(self._namespace, host=self.host, port=self._management_port)
+        except OSError as exc:
+            self.stop()
+            raise EmulatorStartError(f"the management port {self._management_port} is not free") from exc
+        self._management.start()
         logger.info("servicebus_emulator.started", extra={"port": self._port})
         return self
 
@@ -114,6 +124,9 @@ class ServiceBusEmulator:
 
         Raises the reactor's exception, if it died of one, so a broken emulator fails the test using it.
         """
+        if self._management is not None:
+            self._management.stop()
+            self._management = None
         thread, injector = self._thread, self._injector
         if thread is None or injector is None:
             return
@@ -150,6 +163,18 @@ class ServiceBusEmulator:
             f"Endpoint=sb://localhost:{self.port};SharedAccessKeyName={SHARED_ACCESS_KEY_NAME};"
             f"SharedAccessKey={SHARED_ACCESS_KEY};UseDevelopmentEmulator=true"
         )
+
+    @property
+    def management_port(self) -> int:
+        """The HTTP port of the management API and ``/health`` (Microsoft's emulator: 5300)."""
+        if self._management is None:
+            raise RuntimeError("the emulator is not running")
+        return self._management.port
+
+    @property
+    def management_connection_string(self) -> str:
+        """For ``ServiceBusAdministrationClient``: the connection string, with the management port."""
+        return self.connection_string.replace(f"localhost:{self.port};", f"localhost:{self.management_port};")
 
     # ------------------------------------------------------------------ inspection (thread-safe, not AMQP)
     @property

@@ -177,6 +177,7 @@ class Namespace:
     def __init__(self, config: EmulatorConfig, clock: Clock = wall_clock_ms) -> None:
         self._clock = clock
         self._lock = threading.RLock()
+        self.name = config.namespace
         self._queues: dict[str, QueueEntity] = {}
         self._transfer_dead_letter_queues: dict[str, QueueEntity] = {}
         for name, properties in config.queues.items():
