@@ -117,7 +117,8 @@ def start_emulator(log_file: Path, *extra_arguments: str) -> tuple[subprocess.Po
     """Start the emulator subprocess on a free port; return it and its connection string."""
     # The log goes to a file: proton logs "Couldn't send: BrokenPipeError" each time the SDK drops a
     # socket without waiting for the close frame, which is harmless but would clutter the figures.
-    command = [sys.executable, "-m", "emulators.servicebus", "--port", "0", "--log-file", str(log_file)]
+    command = [sys.executable, "-m", "emulators.servicebus", "--port", "0", "--management-port", "0"]
+    command += ["--log-file", str(log_file)]
     command += extra_arguments
     process = subprocess.Popen(  # noqa: S603 - fixed argv: this interpreter running the emulator package
         command,
