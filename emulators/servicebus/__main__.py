@@ -39,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_message_size=arguments.max_message_size,
         max_connections=arguments.max_connections,
         management_port=arguments.management_port,
+        check_sas_key=arguments.check_sas_key,
     )
     try:
         emulator.start()
@@ -75,6 +76,11 @@ def _parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         type=int,
         default=5300,
         help="HTTP port of the management API and /health (default: 5300, as Microsoft's emulator; 0 picks one)",
+    )
+    parser.add_argument(
+        "--check-sas-key",
+        action="store_true",
+        help="refuse tokens not signed with the documented key SAS_KEY_VALUE (default: accept any key)",
     )
     parser.add_argument(
         "--max-connections",

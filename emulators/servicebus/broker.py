@@ -42,6 +42,7 @@ from .acceptor import SniffingAcceptor
 from .amqp_message import BATCH_MESSAGE_FORMAT, MalformedMessageError, split_batch
 from .frame_sniffer import delivery_tag
 from .management import ManagementNode, answer_cbs
+from .sas import SasKeyCheck
 from .store import LockLostError, Namespace, QueueEntity, UnknownEntityError
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class Broker(Handler):
         port: int,
         max_message_size: int,
         max_connections: int,
+        sas_check: SasKeyCheck | None = None,
         on_listening: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__()
@@ -75,6 +77,7 @@ class Broker(Handler):
         self._requested_port = port
         self._max_message_size = max_message_size
         self._max_connections = max_connections
+        self._sas_check = sas_check
         self._acceptor: SniffingAcceptor | None = None
         self._sweep_task: Any = None
         self._container: Container | None = None
@@ -264,7 +267,7 @@ class Broker(Handler):
             _reject(delivery, "amqp:decode-error", f"malformed request: {exc}")
             return
         if path == CBS_ADDRESS:
-            self._reply(link, path, answer_cbs(request))
+            self._reply(link, path, answer_cbs(request, self._sas_check))
         else:
             entity_path_ = path[: -len(MANAGEMENT_SUFFIX)]
             self._reply(link, path, self._management.answer(entity_path_, request))

@@ -23,6 +23,7 @@ from .broker import Broker
 from .config import EmulatorConfig, load_default_config
 from .management_http import ManagementHttpServer
 from .poller import PollingIOHandler
+from .sas import SasKeyCheck
 from .snapshots import MessageSnapshot, QueueDepths
 from .store import DEAD_LETTER_QUEUE_SUFFIX, Clock, Namespace, wall_clock_ms
 
@@ -33,7 +34,7 @@ DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024
 # Concurrent AMQP connections served before new ones are refused (Microsoft's emulator allows 10). Each SDK
 # sender or receiver holds one; the cap keeps a client that leaks them from exhausting descriptors.
 DEFAULT_MAX_CONNECTIONS = 4096
-# The key Microsoft's emulator documents; the value is never checked (no SAS validation here).
+# The key Microsoft's emulator documents; checked only with check_sas_key=True.
 SHARED_ACCESS_KEY_NAME = "RootManageSharedAccessKey"
 SHARED_ACCESS_KEY = "SAS_KEY_VALUE"
 
@@ -58,18 +59,22 @@ class ServiceBusEmulator:
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         management_port: int = 0,
+        check_sas_key: bool = False,
         clock: Clock = wall_clock_ms,
         startup_timeout: float = 10.0,
     ) -> None:
         self.config = config if config is not None else load_default_config()
         self.host = host
         self._namespace = Namespace(self.config, clock)
+        # Off by default, like Microsoft's emulator: then any key works.
+        self._sas_check = SasKeyCheck(SHARED_ACCESS_KEY_NAME, SHARED_ACCESS_KEY) if check_sas_key else None
         self._broker = Broker(
             self._namespace,
             host=host,
             port=port,
             max_message_size=max_message_size,
             max_connections=max_connections,
+            sas_check=self._sas_check,
             on_listening=self._on_listening,
         )
         self._startup_timeout = startup_timeout
@@ -97,7 +102,12 @@ class ServiceBusEmulator:
             self.stop()
             raise EmulatorStartError(f"the emulator did not start listening on {self.host}") from self._failure
         try:
-            self._management = ManagementHttpServer(self._namespace, host=self.host, port=self._management_port)
+            self._management = ManagementHttpServer(
+                self._namespace,
+                host=self.host,
+                port=self._management_port,
+                authorized=self._sas_check.accepts if self._sas_check is not None else None,
+            )
         except OSError as exc:
             self.stop()
             raise EmulatorStartError(f"the management port {self._management_port} is not free") from exc
