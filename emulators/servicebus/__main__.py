@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=arguments.port,
         max_message_size=arguments.max_message_size,
         max_connections=arguments.max_connections,
-        management_port=arguments.management_port,
+        management_port=_management_port(arguments),
         check_sas_key=arguments.check_sas_key,
     )
     try:
@@ -74,8 +74,8 @@ def _parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--management-port",
         type=int,
-        default=5300,
-        help="HTTP port of the management API and /health (default: 5300, as Microsoft's emulator; 0 picks one)",
+        help="HTTP port of the management API and /health (default: 5300, as Microsoft's emulator; "
+        "a free port when --port is 0)",
     )
     parser.add_argument(
         "--check-sas-key",
@@ -89,6 +89,13 @@ def _parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"concurrent AMQP connections before new ones are refused (default: {DEFAULT_MAX_CONNECTIONS})",
     )
     return parser.parse_args(argv)
+
+
+def _management_port(arguments: argparse.Namespace) -> int:
+    """5300 (Microsoft's) unless given; a free port when the AMQP port is, so parallel test runs never collide."""
+    if arguments.management_port is not None:
+        return int(arguments.management_port)
+    return 0 if arguments.port == 0 else 5300
 
 
 def _configure_logging(log_file: Path | None, level: str) -> None:
