@@ -11,7 +11,7 @@ from pathlib import Path
 from types import FrameType
 
 from .config import ConfigError, load_config, load_default_config
-from .server import DEFAULT_MAX_MESSAGE_SIZE, EmulatorStartError, ServiceBusEmulator
+from .server import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MESSAGE_SIZE, EmulatorStartError, ServiceBusEmulator
 
 logger = logging.getLogger("emulators.servicebus")
 
@@ -33,7 +33,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     emulator = ServiceBusEmulator(
-        config, host=arguments.host, port=arguments.port, max_message_size=arguments.max_message_size
+        config,
+        host=arguments.host,
+        port=arguments.port,
+        max_message_size=arguments.max_message_size,
+        max_connections=arguments.max_connections,
+        management_port=_management_port(arguments),
+        check_sas_key=arguments.check_sas_key,
     )
     try:
         emulator.start()
@@ -44,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Printed (not only logged) so a script can wait for this line before connecting.
         print(f"Service Bus emulator listening on {arguments.host}:{emulator.port}", flush=True)
         print(f"Connection string: {emulator.connection_string}", flush=True)
+        print(f"Management API and /health: http://{arguments.host}:{emulator.management_port}", flush=True)
         logger.info("servicebus_emulator.queues", extra={"queues": emulator.queue_names})
         stop.wait()
     finally:
@@ -64,7 +71,31 @@ def _parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--max-message-size", type=int, default=DEFAULT_MAX_MESSAGE_SIZE, help="bytes (default: 256 KiB)"
     )
+    parser.add_argument(
+        "--management-port",
+        type=int,
+        help="HTTP port of the management API and /health (default: 5300, as Microsoft's emulator; "
+        "a free port when --port is 0)",
+    )
+    parser.add_argument(
+        "--check-sas-key",
+        action="store_true",
+        help="refuse tokens not signed with the documented key SAS_KEY_VALUE (default: accept any key)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        help=f"concurrent AMQP connections before new ones are refused (default: {DEFAULT_MAX_CONNECTIONS})",
+    )
     return parser.parse_args(argv)
+
+
+def _management_port(arguments: argparse.Namespace) -> int:
+    """5300 (Microsoft's) unless given; a free port when the AMQP port is, so parallel test runs never collide."""
+    if arguments.management_port is not None:
+        return int(arguments.management_port)
+    return 0 if arguments.port == 0 else 5300
 
 
 def _configure_logging(log_file: Path | None, level: str) -> None:

@@ -121,13 +121,17 @@ def encode_message(
     *,
     delivery_count: int,
     broker_annotations: Mapping[Any, Any],
+    time_to_live_ms: int | None = None,
     extra_application_properties: Mapping[str, str] | None = None,
 ) -> bytes:
-    """Encode a message for delivery or peek: fresh header and annotations, the sender's sections as sent."""
+    """Encode a message for delivery or peek: fresh header and annotations, the sender's sections as sent.
+
+    ``time_to_live_ms`` replaces the sender's header ttl (the broker's effective time to live).
+    """
     annotations = dict(message.annotations)
     annotations.update(broker_annotations)
     parts = [
-        _encode_header(message.header, delivery_count),
+        _encode_header(message.header, delivery_count, time_to_live_ms),
         _encode_section(MESSAGE_ANNOTATIONS, annotations),
     ]
     extra = dict(extra_application_properties or {})
@@ -210,7 +214,7 @@ def _encode_section(code: int, value: Any) -> bytes:
     return bytes(data.encode())
 
 
-def _encode_header(header: HeaderFields, delivery_count: int) -> bytes:
+def _encode_header(header: HeaderFields, delivery_count: int, time_to_live_ms: int | None) -> bytes:
     data = Data()
     data.put_described()
     data.enter()
@@ -219,10 +223,11 @@ def _encode_header(header: HeaderFields, delivery_count: int) -> bytes:
     data.enter()
     data.put_bool(header.durable)
     data.put_ubyte(header.priority)
-    if header.ttl_ms is None:
+    ttl_ms = header.ttl_ms if time_to_live_ms is None else time_to_live_ms
+    if ttl_ms is None:
         data.put_null()
     else:
-        data.put_uint(header.ttl_ms)
+        data.put_uint(min(ttl_ms, 0xFFFFFFFF))  # a uint of milliseconds: about 49.7 days at most
     data.put_bool(delivery_count == 0)  # first-acquirer
     data.put_uint(delivery_count)
     data.exit()

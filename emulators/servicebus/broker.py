@@ -42,6 +42,7 @@ from .acceptor import SniffingAcceptor
 from .amqp_message import BATCH_MESSAGE_FORMAT, MalformedMessageError, split_batch
 from .frame_sniffer import delivery_tag
 from .management import ManagementNode, answer_cbs
+from .sas import SasKeyCheck
 from .store import LockLostError, Namespace, QueueEntity, UnknownEntityError
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ class Broker(Handler):
         host: str,
         port: int,
         max_message_size: int,
+        max_connections: int,
+        sas_check: SasKeyCheck | None = None,
         on_listening: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__()
@@ -73,6 +76,8 @@ class Broker(Handler):
         self._host = host
         self._requested_port = port
         self._max_message_size = max_message_size
+        self._max_connections = max_connections
+        self._sas_check = sas_check
         self._acceptor: SniffingAcceptor | None = None
         self._sweep_task: Any = None
         self._container: Container | None = None
@@ -81,6 +86,11 @@ class Broker(Handler):
         # Broker→client links delivering messages of each entity.
         self._consumers: dict[QueueEntity, set[Link]] = {}
         self._connections: dict[str, Any] = {}
+
+    @property
+    def connection_count(self) -> int:
+        """Open AMQP connections (read from other threads: a dict's length is read atomically)."""
+        return len(self._connections)
 
     def close_sockets(self) -> None:
         """Release the listening and accepted sockets; call once the reactor has stopped."""
@@ -119,6 +129,17 @@ class Broker(Handler):
 
     def on_connection_remote_open(self, event: Any) -> None:
         connection = event.connection
+        if connection.state & Endpoint.LOCAL_UNINIT and len(self._connections) >= self._max_connections:
+            logger.warning("servicebus_emulator.connection.refused", extra={"max_connections": self._max_connections})
+            plural = "" if self._max_connections == 1 else "s"
+            connection.condition = _error(
+                "amqp:resource-limit-exceeded",
+                f"The emulator serves at most {self._max_connections} connection{plural} at a time "
+                "(max_connections); close clients you no longer use.",
+            )
+            connection.open()
+            connection.close()
+            return
         if connection.state & Endpoint.LOCAL_UNINIT:
             connection.emulator_id = uuid.uuid4().hex
             self._connections[connection.emulator_id] = connection
@@ -126,6 +147,8 @@ class Broker(Handler):
             connection.open()
 
     def on_session_remote_open(self, event: Any) -> None:
+        if event.connection.state & Endpoint.LOCAL_CLOSED:
+            return  # a refused connection: the client pipelined its begin before seeing the close
         if event.session.state & Endpoint.LOCAL_UNINIT:
             event.session.open()
 
@@ -151,7 +174,7 @@ class Broker(Handler):
     # ------------------------------------------------------------------ links
     def on_link_remote_open(self, event: Any) -> None:
         link = event.link
-        if not link.state & Endpoint.LOCAL_UNINIT:
+        if not link.state & Endpoint.LOCAL_UNINIT or link.connection.state & Endpoint.LOCAL_CLOSED:
             return
         link.source.copy(link.remote_source)
         link.target.copy(link.remote_target)
@@ -244,7 +267,7 @@ class Broker(Handler):
             _reject(delivery, "amqp:decode-error", f"malformed request: {exc}")
             return
         if path == CBS_ADDRESS:
-            self._reply(link, path, answer_cbs(request))
+            self._reply(link, path, answer_cbs(request, self._sas_check))
         else:
             entity_path_ = path[: -len(MANAGEMENT_SUFFIX)]
             self._reply(link, path, self._management.answer(entity_path_, request))

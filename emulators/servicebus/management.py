@@ -18,6 +18,7 @@ from typing import Any
 
 from proton import UNDESCRIBED, Array, Data, Message, symbol, timestamp
 
+from .sas import SasKeyCheck
 from .store import LockLostError, MessageNotFoundError, Namespace, QueueEntity, UnknownEntityError
 
 logger = logging.getLogger(__name__)
@@ -40,9 +41,18 @@ class ManagementError(Exception):
         self.description = description
 
 
-def answer_cbs(request: Message) -> Message:
-    """Accept every ``put-token``: the emulator does not check SAS signatures (documented limitation)."""
+def answer_cbs(request: Message, sas_check: SasKeyCheck | None = None) -> Message:
+    """Answer a ``put-token``: accepted, unless the optional SAS check is on and the token is not signed right."""
     properties: dict[Any, Any] = request.properties or {}
+    if sas_check is not None and not sas_check.accepts(None if request.body is None else str(request.body)):
+        logger.info("servicebus_emulator.cbs.token_refused", extra={"audience": properties.get("name")})
+        return Message(
+            correlation_id=request.id,
+            properties={
+                "status-code": 401,
+                "status-description": "InvalidSignature: the token has an invalid signature.",
+            },
+        )
     logger.debug(
         "servicebus_emulator.cbs.put_token",
         extra={"operation": properties.get("operation"), "audience": properties.get("name")},

@@ -21,6 +21,9 @@ from proton.reactor import ApplicationEvent, Container, EventInjector
 
 from .broker import Broker
 from .config import EmulatorConfig, load_default_config
+from .management_http import ManagementHttpServer
+from .poller import PollingIOHandler
+from .sas import SasKeyCheck
 from .snapshots import MessageSnapshot, QueueDepths
 from .store import DEAD_LETTER_QUEUE_SUFFIX, Clock, Namespace, wall_clock_ms
 
@@ -28,7 +31,10 @@ logger = logging.getLogger(__name__)
 
 # Service Bus Standard tier limit; the SDK reads it from the link and refuses bigger messages itself.
 DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024
-# The key Microsoft's emulator documents; the value is never checked (no SAS validation here).
+# Concurrent AMQP connections served before new ones are refused (Microsoft's emulator allows 10). Each SDK
+# sender or receiver holds one; the cap keeps a client that leaks them from exhausting descriptors.
+DEFAULT_MAX_CONNECTIONS = 4096
+# The key Microsoft's emulator documents; checked only with check_sas_key=True.
 SHARED_ACCESS_KEY_NAME = "RootManageSharedAccessKey"
 SHARED_ACCESS_KEY = "SAS_KEY_VALUE"
 
@@ -51,20 +57,29 @@ class ServiceBusEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        management_port: int = 0,
+        check_sas_key: bool = False,
         clock: Clock = wall_clock_ms,
         startup_timeout: float = 10.0,
     ) -> None:
         self.config = config if config is not None else load_default_config()
         self.host = host
         self._namespace = Namespace(self.config, clock)
+        # Off by default, like Microsoft's emulator: then any key works.
+        self._sas_check = SasKeyCheck(SHARED_ACCESS_KEY_NAME, SHARED_ACCESS_KEY) if check_sas_key else None
         self._broker = Broker(
             self._namespace,
             host=host,
             port=port,
             max_message_size=max_message_size,
+            max_connections=max_connections,
+            sas_check=self._sas_check,
             on_listening=self._on_listening,
         )
         self._startup_timeout = startup_timeout
+        self._management_port = management_port
+        self._management: ManagementHttpServer | None = None
         self._injector: EventInjector | None = None
         self._thread: threading.Thread | None = None
         self._listening = threading.Event()
@@ -77,7 +92,8 @@ class ServiceBusEmulator:
         if self._thread is not None:
             raise RuntimeError("the emulator is already running")
         self._injector = EventInjector()
-        container = Container(self._broker)
+        # epoll instead of proton's select(), which dies past 1,024 descriptors (see poller.py).
+        container = Container(self._broker, global_handler=PollingIOHandler())
         container.selectable(self._injector)
         self._thread = threading.Thread(target=self._run, args=(container,), name="servicebus-emulator", daemon=True)
         self._thread.start()
@@ -85,6 +101,17 @@ class ServiceBusEmulator:
         if self._port is None:
             self.stop()
             raise EmulatorStartError(f"the emulator did not start listening on {self.host}") from self._failure
+        try:
+            self._management = ManagementHttpServer(
+                self._namespace,
+                host=self.host,
+                port=self._management_port,
+                authorized=self._sas_check.accepts if self._sas_check is not None else None,
+            )
+        except OSError as exc:
+            self.stop()
+            raise EmulatorStartError(f"the management port {self._management_port} is not free") from exc
+        self._management.start()
         logger.info("servicebus_emulator.started", extra={"port": self._port})
         return self
 
@@ -107,6 +134,9 @@ class ServiceBusEmulator:
 
         Raises the reactor's exception, if it died of one, so a broken emulator fails the test using it.
         """
+        if self._management is not None:
+            self._management.stop()
+            self._management = None
         thread, injector = self._thread, self._injector
         if thread is None or injector is None:
             return
@@ -144,10 +174,27 @@ class ServiceBusEmulator:
             f"SharedAccessKey={SHARED_ACCESS_KEY};UseDevelopmentEmulator=true"
         )
 
+    @property
+    def management_port(self) -> int:
+        """The HTTP port of the management API and ``/health`` (Microsoft's emulator: 5300)."""
+        if self._management is None:
+            raise RuntimeError("the emulator is not running")
+        return self._management.port
+
+    @property
+    def management_connection_string(self) -> str:
+        """For ``ServiceBusAdministrationClient``: the connection string, with the management port."""
+        return self.connection_string.replace(f"localhost:{self.port};", f"localhost:{self.management_port};")
+
     # ------------------------------------------------------------------ inspection (thread-safe, not AMQP)
     @property
     def queue_names(self) -> list[str]:
         return self._namespace.queue_names
+
+    @property
+    def connection_count(self) -> int:
+        """AMQP connections open now (each SDK sender, receiver or management call holds one)."""
+        return self._broker.connection_count
 
     def queue_depths(self, queue: str) -> QueueDepths:
         """Active (including locked), scheduled, deferred and dead-lettered counts of ``queue``."""
@@ -176,6 +223,11 @@ class ServiceBusEmulator:
         Simulates a consumer that stalled past its lock, without waiting for the lock duration.
         """
         return self._namespace.expire_locks(queue)
+
+    @property
+    def sweeps(self) -> int:
+        """How many times the 0.1 s sweep has applied lock expiry, scheduling and TTL (for tests that move time)."""
+        return self._namespace.sweeps
 
     def reset(self) -> None:
         """Empty every queue and dead-letter queue and forget duplicate-detection history."""

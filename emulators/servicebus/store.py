@@ -42,6 +42,9 @@ from .config import EmulatorConfig, QueueProperties
 from .snapshots import MessageSnapshot, MessageState, QueueDepths
 
 DEAD_LETTER_QUEUE_SUFFIX = "$DeadLetterQueue"
+# Where Service Bus puts messages it failed to auto-forward. The emulator refuses auto-forwarding, so this
+# sub-queue is always empty, but it exists on every queue, as in Azure, and can be received from and peeked.
+TRANSFER_DEAD_LETTER_QUEUE_SUFFIX = "$Transfer/$DeadLetterQueue"
 
 MAX_DELIVERY_COUNT_EXCEEDED = "MaxDeliveryCountExceeded"
 TTL_EXPIRED = "TTLExpiredException"
@@ -96,6 +99,11 @@ class StoredMessage:
     delivery_count: int = 0
     lock: MessageLock | None = None
     dead_letter: DeadLetterInfo | None = None
+    # The time to live in force (the shorter of the message's and the queue's), set once it is enqueued.
+    time_to_live_ms: int | None = None
+
+    def expired(self, now: int) -> bool:
+        return self.expires_at_ms is not None and self.expires_at_ms <= now
 
     def encode(self) -> bytes:
         """The message as a receiver or peeker sees it now (lock annotation only while locked)."""
@@ -118,6 +126,7 @@ class StoredMessage:
         return encode_message(
             self.message,
             delivery_count=self.delivery_count,
+            time_to_live_ms=self.time_to_live_ms,
             broker_annotations=annotations,
             extra_application_properties=extra,
         )
@@ -168,18 +177,25 @@ class Namespace:
     def __init__(self, config: EmulatorConfig, clock: Clock = wall_clock_ms) -> None:
         self._clock = clock
         self._lock = threading.RLock()
+        self.name = config.namespace
         self._queues: dict[str, QueueEntity] = {}
+        self._transfer_dead_letter_queues: dict[str, QueueEntity] = {}
         for name, properties in config.queues.items():
             dead_letter_queue = QueueEntity(f"{name}/{DEAD_LETTER_QUEUE_SUFFIX}", properties)
             self._queues[name.lower()] = QueueEntity(name, properties, dead_letter_queue)
+            transfer = QueueEntity(f"{name}/{TRANSFER_DEAD_LETTER_QUEUE_SUFFIX}", properties)
+            self._transfer_dead_letter_queues[name.lower()] = transfer
         self._locks: dict[uuid.UUID, tuple[QueueEntity, StoredMessage]] = {}
+        self.sweeps = 0  # how many times advance() has run: tests wait for one after moving the clock
 
     # ----------------------------------------------------------------- addressing
     def resolve(self, path: str) -> QueueEntity:
-        """The queue or dead-letter queue at ``path`` (``name`` or ``name/$DeadLetterQueue``, any case)."""
+        """The queue or sub-queue at ``path`` (``name``, ``name/$DeadLetterQueue`` or the transfer DLQ, any case)."""
         with self._lock:
             name, _, sub_queue = path.strip("/").partition("/")
             queue = self._queues.get(name.lower())
+            if queue is not None and sub_queue.lower() == TRANSFER_DEAD_LETTER_QUEUE_SUFFIX.lower():
+                return self._transfer_dead_letter_queues[name.lower()]
             if queue is None or sub_queue.lower() not in ("", DEAD_LETTER_QUEUE_SUFFIX.lower()):
                 raise UnknownEntityError(f"The messaging entity '{path}' could not be found.")
             if sub_queue and queue.dead_letter_queue is not None:
@@ -198,7 +214,11 @@ class Namespace:
             return [self._enqueue_one(entity, parse_message(raw), scheduled_ms=None) for raw in encoded_messages]
 
     def schedule(self, entity: QueueEntity, encoded_messages: Iterable[bytes]) -> list[int]:
-        """Store messages for later; the time is each message's ``x-opt-scheduled-enqueue-time``."""
+        """Store messages for later; the time is each message's ``x-opt-scheduled-enqueue-time``.
+
+        Returns one sequence number per message, as Service Bus does even for a message that duplicate
+        detection drops (that number names nothing: cancelling it fails like any unknown number).
+        """
         with self._lock:
             sequence_numbers = []
             for raw in encoded_messages:
@@ -206,16 +226,27 @@ class Namespace:
                 when = parsed.annotations.get(SCHEDULED_ENQUEUE_TIME)
                 scheduled_ms = int(when) if when is not None else self._clock()
                 sequence_number = self._enqueue_one(entity, parsed, scheduled_ms=scheduled_ms)
-                # A duplicate is accepted but dropped; the SDK still expects a number back.
-                sequence_numbers.append(sequence_number if sequence_number is not None else 0)
+                if sequence_number is None:
+                    entity.last_sequence_number += 1
+                    sequence_number = entity.last_sequence_number
+                sequence_numbers.append(sequence_number)
             return sequence_numbers
 
     def cancel_scheduled(self, entity: QueueEntity, sequence_numbers: Iterable[int]) -> None:
+        """Remove scheduled messages; if any number is not scheduled (activated, cancelled, unknown), none is."""
         with self._lock:
-            for sequence_number in sequence_numbers:
-                message = entity.messages.get(sequence_number)
-                if message is not None and message.state is MessageState.SCHEDULED:
-                    del entity.messages[sequence_number]
+            wanted = list(sequence_numbers)
+            missing = [
+                n
+                for n in wanted
+                if (message := entity.messages.get(n)) is None or message.state is not MessageState.SCHEDULED
+            ]
+            if missing:
+                raise MessageNotFoundError(
+                    f"Messages not found. Missing sequence numbers: {', '.join(map(str, missing))}"
+                )
+            for sequence_number in wanted:
+                del entity.messages[sequence_number]
 
     def _enqueue_one(self, entity: QueueEntity, parsed: ParsedMessage, *, scheduled_ms: int | None) -> int | None:
         now = self._clock()
@@ -248,6 +279,14 @@ class Namespace:
             self._activate(entity, message, now)
         return message.sequence_number
 
+    def _activate_scheduled(self, entity: QueueEntity, message: StoredMessage, now: int) -> None:
+        """Enqueue a scheduled message as if sent now: a new sequence number, after everything enqueued before."""
+        del entity.messages[message.sequence_number]
+        entity.last_sequence_number += 1
+        message.sequence_number = entity.last_sequence_number
+        entity.messages[message.sequence_number] = message
+        self._activate(entity, message, now)
+
     def _activate(self, entity: QueueEntity, message: StoredMessage, now: int) -> None:
         """Make a message visible to receivers; its time-to-live counts from this moment."""
         message.state = MessageState.ACTIVE
@@ -255,6 +294,7 @@ class Namespace:
         ttl_ms = _ms(entity.properties.default_message_time_to_live.total_seconds())
         if message.message.header.ttl_ms is not None:
             ttl_ms = min(ttl_ms, message.message.header.ttl_ms)
+        message.time_to_live_ms = ttl_ms
         message.expires_at_ms = now + ttl_ms
         heapq.heappush(entity.expiries, (message.expires_at_ms, message.sequence_number))
         entity.mark_ready(message)
@@ -269,7 +309,7 @@ class Namespace:
                 message = entity.messages.get(sequence_number)
                 if message is None or message.state is not MessageState.ACTIVE or message.lock is not None:
                     continue  # stale entry: settled, deferred or already locked since it was marked
-                if message.expires_at_ms is not None and message.expires_at_ms <= now:
+                if message.expired(now):
                     self._expire(entity, message)
                     continue
                 if peek_lock:
@@ -339,7 +379,9 @@ class Namespace:
         """Unlock without counting a delivery (the client never handed the message to the application)."""
         with self._lock:
             entity, message = self._take_lock(token)
-            if message.state is MessageState.ACTIVE:
+            if message.expired(self._clock()):
+                self._expire(entity, message)
+            elif message.state is MessageState.ACTIVE:
                 entity.mark_ready(message)
             return entity
 
@@ -375,7 +417,10 @@ class Namespace:
     def _count_failed_delivery(self, entity: QueueEntity, message: StoredMessage) -> None:
         message.delivery_count += 1
         max_count = entity.properties.max_delivery_count
-        if not entity.is_dead_letter_queue and message.delivery_count >= max_count:
+        if message.expired(self._clock()):
+            # Its time to live passed while it was locked: never delivered again (Service Bus does the same).
+            self._expire(entity, message)
+        elif not entity.is_dead_letter_queue and message.delivery_count >= max_count:
             info = DeadLetterInfo(
                 MAX_DELIVERY_COUNT_EXCEEDED,
                 f"Message could not be consumed after {max_count} delivery attempts.",
@@ -407,6 +452,7 @@ class Namespace:
         Returns the entities that may have newly deliverable messages (the broker offers them to receivers).
         """
         with self._lock:
+            self.sweeps += 1
             now = self._clock()
             changed: set[QueueEntity] = set()
             for token, (entity, message) in list(self._locks.items()):
@@ -430,17 +476,17 @@ class Namespace:
             scheduled_ms, sequence_number = heapq.heappop(entity.schedule)
             message = entity.messages.get(sequence_number)
             if message is not None and message.state is MessageState.SCHEDULED:  # else cancelled
-                self._activate(entity, message, scheduled_ms)
+                self._activate_scheduled(entity, message, scheduled_ms)
                 changed = True
         while entity.expiries and entity.expiries[0][0] <= now:
-            expires_at, sequence_number = heapq.heappop(entity.expiries)
+            _, sequence_number = heapq.heappop(entity.expiries)
             message = entity.messages.get(sequence_number)
-            if message is None or message.expires_at_ms != expires_at:
-                continue  # settled, dead-lettered or re-activated since
+            if message is None or not message.expired(now):
+                continue  # settled, dead-lettered, or renumbered/re-activated with its own later entry
             if message.lock is not None:
-                # A locked message expires once its lock ends; look again then.
-                heapq.heappush(entity.expiries, (message.lock.locked_until_ms, sequence_number))
-                message.expires_at_ms = message.lock.locked_until_ms
+                # A locked message is left to its holder; once the lock ends (settled, abandoned or
+                # expired) it is expired instead of delivered again. Look again when the lock ends.
+                heapq.heappush(entity.expiries, (max(message.lock.locked_until_ms, now + 1), sequence_number))
                 continue
             self._expire(entity, message)
             changed = True

@@ -17,6 +17,7 @@ from shared.cli.dlq_command import dlq
 from shared.cli.event_files import UnsupportedFileError, read_records
 from shared.cli.options import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
 from shared.cli.publish_command import publish
+from shared.cli.queue_command import queue
 from shared.observability import configure_logging
 from shared.servicebus.settlement import RedeliveryPolicy
 from shared.settings import MissingSettingError, Settings
@@ -104,6 +105,7 @@ _register_subcommands()
 
 cli.add_command(publish)
 cli.add_command(dlq)
+cli.add_command(queue)
 
 
 def main() -> None:

@@ -45,6 +45,8 @@ def test_console_command_serves_the_config_until_terminated(tmp_path: Path) -> N
         str(REPO_ROOT / "emulators" / "servicebus" / "config.json"),
         "--port",
         "0",
+        "--management-port",
+        "0",
         "--log-file",
         str(log_file),
     ]
@@ -77,7 +79,7 @@ def test_console_command_rejects_a_bad_config(tmp_path: Path) -> None:
     bad.write_text('{"UserConfig": {"Namespaces": []}}')
     started = time.monotonic()
     result = subprocess.run(  # noqa: S603 - fixed argv: this interpreter running the package under test
-        [sys.executable, "-m", "emulators.servicebus", "--config", str(bad), "--port", "0"],
+        [sys.executable, "-m", "emulators.servicebus", "--config", str(bad), "--port", "0", "--management-port", "0"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -11,6 +11,7 @@ from azure.servicebus import (
     ServiceBusReceiveMode,
     ServiceBusReceiver,
     ServiceBusSender,
+    ServiceBusSubQueue,
 )
 from azure.servicebus.exceptions import MessageSizeExceededError, MessagingEntityNotFoundError, ServiceBusError
 from proton import Message
@@ -176,3 +177,16 @@ def test_session_receiver_is_refused(emulator: ServiceBusEmulator, client: Servi
         client.get_queue_receiver(QUEUE, session_id="session-1", max_wait_time=1) as receiver,
     ):
         receiver.receive_messages(max_wait_time=1)
+
+
+def test_transfer_dead_letter_queue_exists_and_is_empty(
+    emulator: ServiceBusEmulator, client: ServiceBusClient, sender: ServiceBusSender
+) -> None:
+    """Every queue has a $Transfer/$DeadLetterQueue, as in Azure: receiving from or peeking it finds nothing."""
+    sender.send_messages(ServiceBusMessage(b"stays in the queue"))
+    with client.get_queue_receiver(
+        QUEUE, sub_queue=ServiceBusSubQueue.TRANSFER_DEAD_LETTER, max_wait_time=1
+    ) as transfer_receiver:
+        assert transfer_receiver.peek_messages(max_message_count=10, timeout=5) == []
+        receive_none(transfer_receiver)
+    assert emulator.queue_depths(QUEUE).active == 1
