@@ -15,6 +15,7 @@ corrupted.
 
 from __future__ import annotations
 
+import enum
 import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -59,6 +60,24 @@ class HeaderFields:
     ttl_ms: int | None = None
 
 
+class HeaderField(enum.IntEnum):
+    """Positions in the AMQP 1.0 ``header`` section's list (spec §3.2.1)."""
+
+    DURABLE = 0
+    PRIORITY = 1
+    TTL = 2
+
+
+class PropertiesField(enum.IntEnum):
+    """Positions in the AMQP 1.0 ``properties`` section's list (spec §3.2.4) that the emulator reads."""
+
+    MESSAGE_ID = 0
+    SUBJECT = 3
+    CORRELATION_ID = 5
+    CONTENT_TYPE = 6
+    COUNT = 13  # fields in the list; a sender may send fewer
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedMessage:
     """A message as received from a sender: broker-relevant fields decoded, bare sections kept raw."""
@@ -71,7 +90,7 @@ class ParsedMessage:
 
     @property
     def message_id(self) -> Any:
-        return self.properties[0] if self.properties else None
+        return self.properties[PropertiesField.MESSAGE_ID] if self.properties else None
 
     @property
     def encoded_size(self) -> int:
@@ -87,11 +106,11 @@ def parse_message(raw: bytes) -> ParsedMessage:
     bare: list[tuple[int, bytes]] = []
     for code, section in iter_sections(raw):
         if code == HEADER:
-            fields = list(decode_section_value(section) or []) + [None] * 5
+            fields = list(decode_section_value(section) or []) + [None] * len(HeaderField)
             header = HeaderFields(
-                durable=bool(fields[0]),
-                priority=4 if fields[1] is None else int(fields[1]),
-                ttl_ms=None if fields[2] is None else int(fields[2]),
+                durable=bool(fields[HeaderField.DURABLE]),
+                priority=4 if fields[HeaderField.PRIORITY] is None else int(fields[HeaderField.PRIORITY]),
+                ttl_ms=None if fields[HeaderField.TTL] is None else int(fields[HeaderField.TTL]),
             )
         elif code == DELIVERY_ANNOTATIONS:
             continue  # hop-by-hop: never forwarded

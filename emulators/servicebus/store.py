@@ -33,6 +33,7 @@ from .amqp_message import (
     SCHEDULED_ENQUEUE_TIME,
     SEQUENCE_NUMBER,
     ParsedMessage,
+    PropertiesField,
     decode_section_value,
     encode_message,
     parse_message,
@@ -575,7 +576,7 @@ def _utc(milliseconds: int | None) -> datetime | None:
 
 
 def _snapshot(entity: QueueEntity, message: StoredMessage) -> MessageSnapshot:
-    properties = list(message.message.properties) + [None] * 13
+    properties = list(message.message.properties) + [None] * PropertiesField.COUNT
     application_properties: Mapping[Any, Any] = {}
     body_parts: list[tuple[int, Any]] = []
     for code, section in message.message.bare_sections_raw:
@@ -588,10 +589,10 @@ def _snapshot(entity: QueueEntity, message: StoredMessage) -> MessageSnapshot:
         queue=entity.name,
         in_dead_letter_queue=entity.is_dead_letter_queue,
         sequence_number=message.sequence_number,
-        message_id=properties[0],
-        correlation_id=properties[5],
-        content_type=None if properties[6] is None else str(properties[6]),
-        subject=None if properties[3] is None else str(properties[3]),
+        message_id=properties[PropertiesField.MESSAGE_ID],
+        correlation_id=properties[PropertiesField.CORRELATION_ID],
+        content_type=_text_or_none(properties[PropertiesField.CONTENT_TYPE]),
+        subject=_text_or_none(properties[PropertiesField.SUBJECT]),
         application_properties=application_properties,
         body=body,
         state=message.state,
@@ -603,3 +604,7 @@ def _snapshot(entity: QueueEntity, message: StoredMessage) -> MessageSnapshot:
         dead_letter_reason=message.dead_letter.reason if message.dead_letter else None,
         dead_letter_description=message.dead_letter.description if message.dead_letter else None,
     )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
