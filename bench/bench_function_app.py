@@ -214,7 +214,7 @@ async def per_message(count: int) -> dict[str, float]:
                 "rng": random.Random(1),
             },
         )()
-        runtime.install(services, NoMetrics(), None)  # type: ignore[arg-type]
+        runtime.install(services, NoMetrics(), None)  # type: ignore[arg-type]  # no retry sender: the benchmark never schedules a retry
         trigger = {f.get_function_name(): f for f in function_app.app.get_functions()}["attest_signed_agreement"]
         handler = trigger.get_user_function()
         actions = NoopActions()

@@ -69,7 +69,7 @@ def assertion_problem(assertion: str, *, client_id: str, certificate_pem: str, e
     try:
         claims = jwt.decode(
             assertion,
-            certificate.public_key(),  # type: ignore[arg-type]
+            certificate.public_key(),  # type: ignore[arg-type]  # PyJWT types keys narrower than the RSA public key it accepts
             algorithms=["RS256"],
             audience=endpoint,
             options={"require": ["aud", "iss", "sub", "exp", "jti"]},

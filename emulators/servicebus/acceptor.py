@@ -57,7 +57,7 @@ class SniffingAcceptor:
         connection.frame_sniffer = sniffer
         # proton's IO handler dials out for any connection it does not see as accepted; this marks it accepted.
         connection._acceptor = self
-        connection.url = Url(host=peer[0], port=peer[1])  # type: ignore[no-untyped-call]
+        connection.url = Url(host=peer[0], port=peer[1])  # type: ignore[no-untyped-call]  # proton ships no annotations
         transport = Transport(Transport.SERVER)
         transport.bind(connection)
         selectable = self._container.selectable(delegate=SniffingSocket(sock, sniffer))

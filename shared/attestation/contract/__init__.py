@@ -123,7 +123,7 @@ class _EnvelopePayload(SignedAgreementEvent):
     That ``id`` is validated once, by the envelope, so a bad one is reported as ``id`` alone.
     """
 
-    event_id: Identifier | None = Field(default=None, alias="eventId")  # type: ignore[assignment]
+    event_id: Identifier | None = Field(default=None, alias="eventId")  # type: ignore[assignment]  # narrowing a parent field to optional is deliberate here
 
 
 def parse_event(raw: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> SignedAgreementEvent:
