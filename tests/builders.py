@@ -11,7 +11,8 @@ Personal data
 Port fakes
     ``FakeAttestation`` (the ``Attestation`` port, for use-case tests that need only the port),
     ``FakeAgreementPoster`` (behind ``AgreementPostAttestation``, for tests of the POST body and request id),
-    ``FakeMetadata`` (``MetadataSource``), ``FakeTokens`` (``TokenProvider``), ``RecordingSleep``.
+    ``FakeMetadata`` (``MetadataSource``), ``FakeTokens`` (``TokenProvider``), ``RecordingSleep``,
+    ``FakeLedger`` (``Ledger``: entries in a dict, every write recorded; ``fail`` makes it unreachable).
 Service Bus
     ``received_message`` (a real SDK message), ``RecordingMessageActions`` (the settler),
     ``RecordingSender`` (sends, batches and schedules).
@@ -34,6 +35,7 @@ from azure.servicebus.exceptions import ServiceBusError
 
 from shared.attestation.contract import SignedAgreementEvent, parse_event
 from shared.attestation.errors import RequestIds
+from shared.attestation.ledger import LedgerEntry, LedgerError, LedgerQuery, StoredEntry
 from shared.attestation.metadata import MCA, AgreementMetadata
 from shared.attestation.ports import AttestationReceipt, AttestationRequest
 from shared.attestation.use_case import Attestor
@@ -201,6 +203,45 @@ class FakeMetadata:
         if isinstance(self.answer, BaseException):
             raise self.answer
         return self.answer
+
+
+class FakeLedger:
+    """The ``Ledger`` port in a dict, with the same ETag guard as the real ones; records every write it accepted
+    (``writes``); ``fail`` makes every call raise ``LedgerError`` (storage unreachable)."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.fail = fail
+        self.entries: dict[tuple[str, str], StoredEntry] = {}
+        self.writes: list[LedgerEntry] = []
+
+    def _check(self) -> None:
+        if self.fail:
+            raise LedgerError("ledger unreachable (FakeLedger.fail)")
+
+    async def get(self, customer_tenant_id: str, event_id: str) -> StoredEntry | None:
+        self._check()
+        return self.entries.get((customer_tenant_id, event_id))
+
+    async def put(self, entry: LedgerEntry, *, if_match: str | None) -> str | None:
+        self._check()
+        key = (entry.customer_tenant_id, entry.event_id)
+        current = self.entries.get(key)
+        if (current.etag if current else None) != if_match:
+            return None
+        etag = f"etag-{len(self.writes) + 1}"
+        self.entries[key] = StoredEntry(entry, etag)
+        self.writes.append(entry)
+        return etag
+
+    async def query(self, query: LedgerQuery) -> list[LedgerEntry]:
+        from shared.ledger.codec import matches
+
+        self._check()
+        return [stored.entry for key, stored in sorted(self.entries.items()) if matches(stored.entry, query)]
+
+    def entry(self, event_id: str = EVENT_ID, customer_tenant_id: str = TENANT) -> LedgerEntry:
+        """The stored entry of an event (KeyError if there is none)."""
+        return self.entries[(customer_tenant_id, event_id)].entry
 
 
 class FakeTokens:

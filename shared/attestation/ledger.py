@@ -34,7 +34,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
-from shared.attestation.contract import PrimaryContact
+from shared.attestation.contract import PrimaryContact, SignedAgreementEvent
+from shared.attestation.outcomes import AlreadyAttested, Attested, DeadLetter, Outcome, RetryLater, Validated
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,7 @@ class AttestationJournal:
         self._contact_key = contact_key
         self._clock = clock
         self._last: OrderedDict[tuple[str, str], StoredEntry] = OrderedDict()
+        self._customers: OrderedDict[str, str] = OrderedDict()  # event id → customer, for ``settle``
 
     def fingerprint(self, contact: PrimaryContact) -> str:
         return contact_fingerprint(self._contact_key, contact)
@@ -192,6 +194,7 @@ class AttestationJournal:
     async def lookup(self, customer_tenant_id: str, event_id: str) -> LedgerEntry | None:
         stored = await self.ledger.get(customer_tenant_id, event_id)
         if stored is None:
+            self._customers[event_id] = customer_tenant_id
             return None
         self._remember(stored)
         return stored.entry
@@ -220,13 +223,76 @@ class AttestationJournal:
             stored = None  # lost a race: read again
         raise LedgerError(f"ledger entry {entry.event_id}: other writers won {self._MAX_RACES} times in a row")
 
+    async def begin(
+        self, event: SignedAgreementEvent, *, template_id: str, request_id: str, correlation_id: str
+    ) -> LedgerEntry:
+        """Record that ``event`` is being attested, with every fact the ledger keeps of it."""
+        return await self.record(
+            LedgerEntry(
+                event.customer_tenant_id,
+                event.event_id,
+                LedgerState.IN_PROGRESS,
+                agreement_type=event.agreement_type,
+                template_id=template_id,
+                date_agreed=event.date_agreed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                contact_fingerprint=self.fingerprint(event.primary_contact),
+                request_id=request_id,
+                correlation_id=correlation_id,
+            )
+        )
+
+    async def settle(
+        self, outcome: Outcome, *, attempt: int, message_id: str = "", dead_letter_reason: str = ""
+    ) -> LedgerEntry | None:
+        """Record what a host did with ``outcome`` of an event this journal saw (``lookup`` or ``begin``):
+        ``dead_letter_reason`` when it dead-lettered a ``RetryLater`` (retries exhausted). None when there is
+        nothing to record (a dry run, or an event never looked up: invalid, or no template)."""
+        customer = self._customers.get(outcome.event_id)
+        if customer is None or isinstance(outcome, Validated):
+            return None
+        entry = LedgerEntry(
+            customer,
+            outcome.event_id,
+            LedgerState.RETRYING,
+            attempt=attempt,
+            message_id=message_id,
+            request_id=outcome.request_id,
+            correlation_id=outcome.correlation_id,
+        )
+        if isinstance(outcome, Attested):
+            entry = replace(entry, state=LedgerState.ATTESTED, user_id=outcome.user_id, ms_cv=outcome.ms_cv)
+        elif isinstance(outcome, AlreadyAttested):
+            entry = replace(entry, state=LedgerState.ALREADY_ATTESTED)
+        elif isinstance(outcome, DeadLetter):
+            entry = replace(
+                entry, state=LedgerState.DEAD_LETTERED, reason=outcome.reason.value, detail=outcome.description
+            )
+        elif isinstance(outcome, RetryLater):
+            state = LedgerState.DEAD_LETTERED if dead_letter_reason else LedgerState.RETRYING
+            entry = replace(entry, state=state, reason=dead_letter_reason, detail=outcome.description)
+        else:
+            entry = _settled_otherwise(entry, outcome)
+        recorded = await self.record(entry)
+        if recorded.state is not LedgerState.RETRYING:
+            self.forget(customer, outcome.event_id)
+        return recorded
+
     def forget(self, customer_tenant_id: str, event_id: str) -> None:
-        """Drop the remembered ETag (after an event's final write)."""
+        """Drop what is remembered of an event (after its final write)."""
         self._last.pop((customer_tenant_id, event_id), None)
+        self._customers.pop(event_id, None)
 
     def _remember(self, stored: StoredEntry) -> None:
         key = (stored.entry.customer_tenant_id, stored.entry.event_id)
         self._last[key] = stored
         self._last.move_to_end(key)
+        self._customers[stored.entry.event_id] = stored.entry.customer_tenant_id
+        self._customers.move_to_end(stored.entry.event_id)
         while len(self._last) > self._MAX_REMEMBERED:
             self._last.popitem(last=False)
+        while len(self._customers) > self._MAX_REMEMBERED:
+            self._customers.popitem(last=False)
+
+
+def _settled_otherwise(entry: LedgerEntry, outcome: Outcome) -> LedgerEntry:
+    raise TypeError(f"no ledger state for {type(outcome).__name__}")

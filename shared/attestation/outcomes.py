@@ -53,6 +53,7 @@ class Attested:
     request_id: str
     correlation_id: str
     user_id: str
+    ms_cv: str = ""
 
 
 @dataclass(frozen=True, slots=True)

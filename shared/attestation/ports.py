@@ -37,6 +37,7 @@ class AttestationReceipt:
     """Partner Center's confirmation."""
 
     user_id: str  # who Partner Center recorded as attesting ("" when its answer does not say)
+    ms_cv: str = ""  # Partner Center's correlation vector of the answer, for its support
 
 
 class Attestation(Protocol):

@@ -23,6 +23,7 @@ from shared.attestation.contract import InvalidEventError, SignedAgreementEvent,
 from shared.attestation.outcomes import AlreadyAttested, Attested, Outcome, Validated, log_outcome
 from shared.attestation.use_case import Attestor
 from shared.cli.event_files import RawRecord
+from shared.servicebus.processing import record_settlement
 from shared.servicebus.settlement import DeadLetterMessage, RedeliveryPolicy, ScheduleRetry, Settlement, decide
 
 
@@ -127,6 +128,8 @@ async def attest_all(
             async with slots:
                 outcome = await attestor.attest(item.event)
             settlement = decide(outcome, attempt, redelivery, rng)
+            if attestor.journal is not None:
+                await record_settlement(attestor.journal, outcome, settlement, attempt=attempt + 1)
             if isinstance(settlement, ScheduleRetry):
                 await sleep(settlement.delay_seconds)  # outside the slot: others use it meanwhile
                 attempt = settlement.attempt
