@@ -18,6 +18,7 @@ from shared.attestation.ledger import AttestationJournal
 from shared.attestation.use_case import Attestor
 from shared.ledger import open_ledger
 from shared.metadata_cache import CachedMetadataSource, open_metadata_store
+from shared.partner_center.acceptance import PartnerCenterAcceptance
 from shared.partner_center.agreement_attestation import AgreementPostAttestation
 from shared.partner_center.auth import ClientCredentialsProvider, RefreshTokenProvider, TokenProvider
 from shared.partner_center.client import PartnerCenterClient, new_http_client
@@ -38,6 +39,7 @@ class Services:
     metadata: CachedMetadataSource
     attestor: Attestor
     journal: AttestationJournal
+    acceptance: PartnerCenterAcceptance  # Partner Center's view of a customer (the pre-check, reconcile)
     redelivery: RedeliveryPolicy
     rng: random.Random
 
@@ -105,14 +107,23 @@ async def open_services(
             store, partner_center.get_agreement_metadata, ttl_seconds=settings.metadata_cache_ttl_seconds
         )
         ledger = await stack.enter_async_context(open_ledger(settings))
-        journal = AttestationJournal(ledger, contact_key=settings.ledger_contact_hash_key.encode("utf-8"))
+        contact_key = settings.ledger_contact_hash_key.encode("utf-8")
+        journal = AttestationJournal(ledger, contact_key=contact_key)
+        acceptance = PartnerCenterAcceptance(partner_center, contact_key=contact_key)
         yield Services(
             settings=settings,
             http=http,
             tokens=tokens,
             partner_center=partner_center,
             metadata=metadata,
-            attestor=Attestor(AgreementPostAttestation(partner_center), metadata, dry_run=dry_run, journal=journal),
+            attestor=Attestor(
+                AgreementPostAttestation(partner_center),
+                metadata,
+                dry_run=dry_run,
+                journal=journal,
+                precheck=acceptance if settings.precheck else None,
+            ),
+            acceptance=acceptance,
             journal=journal,
             redelivery=RedeliveryPolicy(
                 budget=settings.retry_budget,

@@ -35,7 +35,15 @@ from enum import StrEnum
 from typing import Protocol
 
 from shared.attestation.contract import PrimaryContact, SignedAgreementEvent
-from shared.attestation.outcomes import AlreadyAttested, Attested, DeadLetter, Outcome, RetryLater, Validated
+from shared.attestation.outcomes import (
+    AlreadyAccepted,
+    AlreadyAttested,
+    Attested,
+    DeadLetter,
+    Outcome,
+    RetryLater,
+    Validated,
+)
 
 log = logging.getLogger(__name__)
 
@@ -158,10 +166,15 @@ def _normal(text: str) -> str:
 
 def contact_fingerprint(key: bytes, contact: PrimaryContact) -> str:
     """HMAC-SHA256 (hex) of the fields Partner Center compares for 600061, normalised; "" without a key."""
+    return fingerprint_of(key, contact.first_name, contact.last_name, str(contact.email), contact.phone_number or "")
+
+
+def fingerprint_of(key: bytes, first_name: str, last_name: str, email: str, phone_number: str) -> str:
+    """``contact_fingerprint`` of loose fields (a contact as Partner Center lists it)."""
     if not key:
         return ""
-    phone = "".join(ch for ch in (contact.phone_number or "") if ch.isdigit() or ch == "+")
-    parts = (_normal(contact.first_name), _normal(contact.last_name), _normal(str(contact.email)), phone)
+    phone = "".join(ch for ch in phone_number if ch.isdigit() or ch == "+")
+    parts = (_normal(first_name), _normal(last_name), _normal(email), phone)
     return hmac.new(key, "\x1f".join(parts).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
@@ -295,4 +308,6 @@ class AttestationJournal:
 
 
 def _settled_otherwise(entry: LedgerEntry, outcome: Outcome) -> LedgerEntry:
+    if isinstance(outcome, AlreadyAccepted):
+        return replace(entry, state=LedgerState.ALREADY_ACCEPTED, reason=outcome.via)
     raise TypeError(f"no ledger state for {type(outcome).__name__}")

@@ -9,6 +9,10 @@ With a ledger (``AttestationJournal``) it is an Idempotent Consumer: an event th
 success under the same ``MS-RequestId`` completes without calling Partner Center; otherwise the event is
 recorded as in progress before the POST, and the host records what it did with the outcome (``settle``).
 A ledger that cannot be reached is logged and passed over: the POST stays idempotent on its own (600061).
+
+With a pre-check (``AcceptanceView``), a customer who already accepted — directly in the admin center, or by an
+attestation for the same contact — gets ``AlreadyAccepted`` and no POST. A failing read is answered like a
+failing POST (the same error tree: retry, or dead-letter).
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from pathlib import PurePath
 from shared.attestation import errors as pc
 from shared.attestation.contract import ALLOWED_CLOCK_SKEW, InvalidEventError, SignedAgreementEvent, parse_event
 from shared.attestation.correlation import derive_correlation_id
-from shared.attestation.ledger import SUCCESSFUL_STATES, AttestationJournal, LedgerEntry, LedgerError
+from shared.attestation.ledger import SUCCESSFUL_STATES, AttestationJournal, LedgerEntry, LedgerError, LedgerState
 from shared.attestation.metadata import MetadataSource, NoTemplateError
 from shared.attestation.outcomes import (
+    AlreadyAccepted,
     AlreadyAttested,
     Attested,
     DeadLetter,
@@ -35,7 +40,7 @@ from shared.attestation.outcomes import (
     invalid_event_outcome,
     outcome_for_error,
 )
-from shared.attestation.ports import Attestation, AttestationRequest
+from shared.attestation.ports import AcceptanceView, Attestation, AttestationRequest
 from shared.attestation.redaction import personal_data_of, redact_personal_data
 
 log = logging.getLogger(__name__)
@@ -52,12 +57,14 @@ class Attestor:
         dry_run: bool = False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         journal: AttestationJournal | None = None,
+        precheck: AcceptanceView | None = None,
     ) -> None:
         self._attestation = attestation
         self._metadata = metadata
         self._dry_run = dry_run
         self._clock = clock
         self._journal = None if dry_run else journal
+        self._precheck = precheck
 
     @property
     def journal(self) -> AttestationJournal | None:
@@ -119,6 +126,14 @@ class Attestor:
         if prior is not None and prior.state in SUCCESSFUL_STATES and prior.request_id == request_id:
             return self._duplicate(prior, correlation_id)
         await self._ledger_begin(event, template_id, request_id, correlation_id)
+        if self._precheck is not None:
+            try:
+                acceptance = await self._precheck.acceptance(event.customer_tenant_id, event.agreement_type)
+            except pc.PartnerCenterError as error:
+                return self._outcome_for_error(error, event, request_id, correlation_id)
+            via = acceptance.accepted_via(self._precheck.fingerprint(event.primary_contact))
+            if via:
+                return AlreadyAccepted(event.event_id, request_id, correlation_id, via)
         try:
             receipt = await self._attestation.attest(request)
         except pc.PartnerCenterError as error:
@@ -158,6 +173,10 @@ class Attestor:
                 "ledger_state": prior.state.value,
             },
         )
+        if prior.state is LedgerState.ALREADY_ACCEPTED:
+            return AlreadyAccepted(
+                prior.event_id, prior.request_id, prior.correlation_id or correlation_id, prior.reason
+            )
         return AlreadyAttested(prior.event_id, prior.request_id, prior.correlation_id or correlation_id)
 
     def _outcome_for_error(
