@@ -55,6 +55,8 @@ def simulator_app_settings(base_url: str, token_url: str, cache_dir: Path) -> di
         "PARTNER_CENTER_REFRESH_TOKEN": DEFAULT_REFRESH_TOKEN,
         "PARTNER_CENTER_AUTH_MODE": "app_user",
         "METADATA_CACHE_DIR": str(cache_dir),
+        "LEDGER_PATH": str(cache_dir / "ledger.sqlite3"),
+        "LEDGER_ACCOUNT_URL": "",
         "METADATA_CACHE_ACCOUNT_URL": "",
         "KEY_VAULT_URL": "",
     }

@@ -85,6 +85,15 @@ param queueName string = 'mca-events'
 param duplicateDetectionWindow string = 'P1D'
 
 param metadataCacheContainerName string = 'agreement-metadata'
+
+@description('Table of the attestation ledger, in the cache storage account.')
+param ledgerTableName string = 'attestations'
+
+@description('Key Vault secret holding the key of the contact hash in the ledger (the operator creates it; see docs/ledger.md).')
+param ledgerContactHashKeySecretName string = 'ledger-contact-hash-key'
+
+@description('true = read the customer\'s direct-signed status and MCA agreements before attesting.')
+param attestPrecheck bool = true
 param refreshTokenSecretName string = 'partner-center-refresh-token'
 param clientSecretName string = 'partner-center-client-secret'
 
@@ -180,6 +189,9 @@ module cacheStorage 'modules/storage.bicep' = {
     containerNames: [
       metadataCacheContainerName
     ]
+    tableNames: [
+      ledgerTableName
+    ]
   }
 }
 
@@ -214,6 +226,7 @@ module roles 'modules/roles.bicep' = {
     hostStorageName: hostStorage.outputs.name
     cacheStorageName: cacheStorage.outputs.name
     cacheContainerName: metadataCacheContainerName
+    ledgerTableName: ledgerTableName
     serviceBusNamespaceName: serviceBus.outputs.namespaceName
     queueName: serviceBus.outputs.queueName
     keyVaultName: keyVault.outputs.name
@@ -270,6 +283,11 @@ var appSettings = {
   METADATA_CACHE_ACCOUNT_URL: cacheStorage.outputs.blobEndpoint
   METADATA_CACHE_CONTAINER: metadataCacheContainerName
   METADATA_CACHE_TTL_SECONDS: string(metadataCacheTtlSeconds)
+  // Attestation ledger (identity-based), and the key of its contact hash as a Key Vault reference.
+  LEDGER_ACCOUNT_URL: cacheStorage.outputs.tableEndpoint
+  LEDGER_TABLE: ledgerTableName
+  LEDGER_CONTACT_HASH_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${ledgerContactHashKeySecretName}/)'
+  ATTEST_PRECHECK: attestPrecheck ? 'true' : 'false'
   // Telemetry: an ingestion endpoint and instrumentation key, not a credential to read data.
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
 }

@@ -1,5 +1,5 @@
 """One place that wires a process: settings → HTTP client → tokens → Partner Center client → metadata
-cache → use case. Hosts (the function app, the worker, the commands) call ``open_services`` once and
+cache → ledger → use case. Hosts (the function app, the worker, the commands) call ``open_services`` once and
 reuse what it returns; tests pass their own settings, HTTP client or fakes instead.
 
 Nothing here runs at import time.
@@ -14,8 +14,11 @@ from dataclasses import dataclass
 
 import httpx
 
+from shared.attestation.ledger import AttestationJournal
 from shared.attestation.use_case import Attestor
+from shared.ledger import open_ledger
 from shared.metadata_cache import CachedMetadataSource, open_metadata_store
+from shared.partner_center.acceptance import PartnerCenterAcceptance
 from shared.partner_center.agreement_attestation import AgreementPostAttestation
 from shared.partner_center.auth import ClientCredentialsProvider, RefreshTokenProvider, TokenProvider
 from shared.partner_center.client import PartnerCenterClient, new_http_client
@@ -35,6 +38,8 @@ class Services:
     partner_center: PartnerCenterClient
     metadata: CachedMetadataSource
     attestor: Attestor
+    journal: AttestationJournal
+    acceptance: PartnerCenterAcceptance  # Partner Center's view of a customer (the pre-check, reconcile)
     redelivery: RedeliveryPolicy
     rng: random.Random
 
@@ -101,13 +106,25 @@ async def open_services(
         metadata = CachedMetadataSource(
             store, partner_center.get_agreement_metadata, ttl_seconds=settings.metadata_cache_ttl_seconds
         )
+        ledger = await stack.enter_async_context(open_ledger(settings))
+        contact_key = settings.ledger_contact_hash_key.encode("utf-8")
+        journal = AttestationJournal(ledger, contact_key=contact_key)
+        acceptance = PartnerCenterAcceptance(partner_center, contact_key=contact_key)
         yield Services(
             settings=settings,
             http=http,
             tokens=tokens,
             partner_center=partner_center,
             metadata=metadata,
-            attestor=Attestor(AgreementPostAttestation(partner_center), metadata, dry_run=dry_run),
+            attestor=Attestor(
+                AgreementPostAttestation(partner_center),
+                metadata,
+                dry_run=dry_run,
+                journal=journal,
+                precheck=acceptance if settings.precheck else None,
+            ),
+            acceptance=acceptance,
+            journal=journal,
             redelivery=RedeliveryPolicy(
                 budget=settings.retry_budget,
                 base_seconds=settings.retry_base_seconds,

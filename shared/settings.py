@@ -146,6 +146,37 @@ SETTINGS: tuple[SettingSpec, ...] = (
         local_only=True,
     ),
     SettingSpec("METADATA_CACHE_TTL_SECONDS", "Age after which cached metadata is refetched", "21600"),
+    # Attestation ledger (docs/ledger.md).
+    SettingSpec(
+        "LEDGER_ACCOUNT_URL",
+        "Table endpoint of the ledger, e.g. https://acct.table.core.windows.net (identity-based); empty = SQLite file",
+        "",
+    ),
+    SettingSpec("LEDGER_TABLE", "Table of the ledger: one entity per event, partitioned by customer", "attestations"),
+    SettingSpec(
+        "LEDGER_CONNECTION_STRING",
+        "Storage connection string of the ledger, for Azurite only (Azure uses the account URL + identity)",
+        "",
+        secret=True,
+        local_only=True,
+    ),
+    SettingSpec(
+        "LEDGER_PATH",
+        "SQLite file of the ledger (local runs, the bulk command)",
+        ".cache/ledger.sqlite3",
+        local_only=True,
+    ),
+    SettingSpec(
+        "LEDGER_CONTACT_HASH_KEY",
+        "Key of the contact's HMAC-SHA256 in the ledger (a Key Vault reference in Azure); empty = keep no contact hash",
+        "",
+        secret=True,
+    ),
+    SettingSpec(
+        "ATTEST_PRECHECK",
+        "true = before attesting, read the customer's direct-signed status and MCA agreements; skip if accepted",
+        "true",
+    ),
     # Telemetry.
     SettingSpec("APPLICATIONINSIGHTS_CONNECTION_STRING", "Application Insights; empty = no export", "", secret=True),
 )
@@ -223,6 +254,12 @@ class Settings:
     metadata_cache_dir: str
     metadata_cache_ttl_seconds: float
     appinsights_connection_string: str
+    ledger_account_url: str = ""
+    ledger_table: str = "attestations"
+    ledger_connection_string: str = ""
+    ledger_path: str = ".cache/ledger.sqlite3"
+    ledger_contact_hash_key: str = ""
+    precheck: bool = True
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -259,4 +296,10 @@ class Settings:
             metadata_cache_dir=_get(env, "METADATA_CACHE_DIR"),
             metadata_cache_ttl_seconds=float(_get_int(env, "METADATA_CACHE_TTL_SECONDS")),
             appinsights_connection_string=_get(env, "APPLICATIONINSIGHTS_CONNECTION_STRING"),
+            ledger_account_url=_get(env, "LEDGER_ACCOUNT_URL").rstrip("/"),
+            ledger_table=_get(env, "LEDGER_TABLE"),
+            ledger_connection_string=_get(env, "LEDGER_CONNECTION_STRING"),
+            ledger_path=_get(env, "LEDGER_PATH"),
+            ledger_contact_hash_key=_get(env, "LEDGER_CONTACT_HASH_KEY"),
+            precheck=_get(env, "ATTEST_PRECHECK").strip().lower() == "true",
         )

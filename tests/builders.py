@@ -11,7 +11,9 @@ Personal data
 Port fakes
     ``FakeAttestation`` (the ``Attestation`` port, for use-case tests that need only the port),
     ``FakeAgreementPoster`` (behind ``AgreementPostAttestation``, for tests of the POST body and request id),
-    ``FakeMetadata`` (``MetadataSource``), ``FakeTokens`` (``TokenProvider``), ``RecordingSleep``.
+    ``FakeMetadata`` (``MetadataSource``), ``FakeTokens`` (``TokenProvider``), ``RecordingSleep``,
+    ``FakeLedger`` (``Ledger``: entries in a dict, every write recorded; ``fail`` makes it unreachable),
+    ``FakeAcceptanceReads`` (Partner Center's two pre-check reads, recorded).
 Service Bus
     ``received_message`` (a real SDK message), ``RecordingMessageActions`` (the settler),
     ``RecordingSender`` (sends, batches and schedules).
@@ -33,13 +35,14 @@ from azure.servicebus._pyamqp.message import Header, Message, Properties
 from azure.servicebus.exceptions import ServiceBusError
 
 from shared.attestation.contract import SignedAgreementEvent, parse_event
-from shared.attestation.errors import RequestIds
+from shared.attestation.errors import RequestIds, UnknownCustomer
+from shared.attestation.ledger import LedgerEntry, LedgerError, LedgerQuery, StoredEntry
 from shared.attestation.metadata import MCA, AgreementMetadata
 from shared.attestation.ports import AttestationReceipt, AttestationRequest
 from shared.attestation.use_case import Attestor
 from shared.metadata_cache.testing import make_metadata
 from shared.partner_center.agreement_request import AgreementRequest
-from shared.partner_center.client import CreatedAgreement
+from shared.partner_center.client import CreatedAgreement, CustomerAgreement
 from shared.servicebus.processing import Processed, process_message
 from shared.servicebus.settlement import RedeliveryPolicy
 
@@ -201,6 +204,77 @@ class FakeMetadata:
         if isinstance(self.answer, BaseException):
             raise self.answer
         return self.answer
+
+
+class FakeLedger:
+    """The ``Ledger`` port in a dict, with the same ETag guard as the real ones; records every write it accepted
+    (``writes``); ``fail`` makes every call raise ``LedgerError`` (storage unreachable)."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.fail = fail
+        self.entries: dict[tuple[str, str], StoredEntry] = {}
+        self.writes: list[LedgerEntry] = []
+
+    def _check(self) -> None:
+        if self.fail:
+            raise LedgerError("ledger unreachable (FakeLedger.fail)")
+
+    async def get(self, customer_tenant_id: str, event_id: str) -> StoredEntry | None:
+        self._check()
+        return self.entries.get((customer_tenant_id, event_id))
+
+    async def put(self, entry: LedgerEntry, *, if_match: str | None) -> str | None:
+        self._check()
+        key = (entry.customer_tenant_id, entry.event_id)
+        current = self.entries.get(key)
+        if (current.etag if current else None) != if_match:
+            return None
+        etag = f"etag-{len(self.writes) + 1}"
+        self.entries[key] = StoredEntry(entry, etag)
+        self.writes.append(entry)
+        return etag
+
+    async def query(self, query: LedgerQuery) -> list[LedgerEntry]:
+        from shared.ledger.codec import matches
+
+        self._check()
+        return [stored.entry for key, stored in sorted(self.entries.items()) if matches(stored.entry, query)]
+
+    def entry(self, event_id: str = EVENT_ID, customer_tenant_id: str = TENANT) -> LedgerEntry:
+        """The stored entry of an event (KeyError if there is none)."""
+        return self.entries[(customer_tenant_id, event_id)].entry
+
+
+class FakeAcceptanceReads:
+    """Stands in for ``PartnerCenterClient`` behind ``PartnerCenterAcceptance``: customers in ``direct_signed`` are
+    signed, ``agreements`` lists a customer's agreements (a missing customer: 600009); records every read in
+    ``calls`` as ``("direct_signed" | "agreements", customer)``; ``error`` makes every read raise it."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+        self.direct_signed: set[str] = set()
+        self.agreements: dict[str, list[CustomerAgreement]] = {}
+        self.calls: list[tuple[str, str]] = []
+
+    async def get_direct_signed_status(self, customer_tenant_id: str) -> bool:
+        self.calls.append(("direct_signed", customer_tenant_id))
+        if self.error is not None:
+            raise self.error
+        return customer_tenant_id in self.direct_signed
+
+    async def list_customer_agreements(
+        self, customer_tenant_id: str, agreement_type: str = MCA
+    ) -> list[CustomerAgreement]:
+        self.calls.append(("agreements", customer_tenant_id))
+        if customer_tenant_id not in self.agreements:
+            raise UnknownCustomer("No agreements found for the customer.", status=404, code="600009")
+        return self.agreements[customer_tenant_id]
+
+    def attested(self, customer_tenant_id: str = TENANT, *, email: str = EMAIL, template_id: str = TEMPLATE) -> None:
+        """Give the customer an agreement for the default contact (or another ``email``)."""
+        self.agreements.setdefault(customer_tenant_id, []).append(
+            CustomerAgreement(template_id, MCA, datetime(2026, 11, 20, 9, 30, tzinfo=UTC), (FIRST, LAST, email, PHONE))
+        )
 
 
 class FakeTokens:

@@ -10,6 +10,9 @@ param scalerPrincipalId string = ''
 param hostStorageName string
 param cacheStorageName string
 param cacheContainerName string
+
+@description('The attestation ledger table, in the cache storage account.')
+param ledgerTableName string
 param serviceBusNamespaceName string
 param queueName string
 param keyVaultName string
@@ -25,6 +28,7 @@ var roles = {
   serviceBusDataOwner: '090c5cfd-751d-490a-894a-3ce6f1109419'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 }
@@ -45,6 +49,16 @@ resource cacheBlobService 'Microsoft.Storage/storageAccounts/blobServices@2023-0
 resource cacheContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
   parent: cacheBlobService
   name: cacheContainerName
+}
+
+resource cacheTableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' existing = {
+  parent: cacheStorage
+  name: 'default'
+}
+
+resource ledgerTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' existing = {
+  parent: cacheTableService
+  name: ledgerTableName
 }
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' existing = {
@@ -89,6 +103,18 @@ resource cacheContainerContributor 'Microsoft.Authorization/roleAssignments@2022
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
     description: 'Agreement-metadata cache container'
+  }
+}
+
+// Attestation ledger: read and write entities of one table only.
+resource ledgerTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(ledgerTable.id, appPrincipalId, roles.storageTableDataContributor)
+  scope: ledgerTable
+  properties: {
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+    description: 'Attestation ledger table'
   }
 }
 

@@ -1,5 +1,5 @@
 // A locked-down StorageV2 account: Entra ID only (no shared keys), TLS 1.2, no anonymous blob access,
-// soft delete for blobs and containers, plus the listed private containers.
+// soft delete for blobs and containers, plus the listed private containers and tables.
 
 @description('Storage account name (3-24 lowercase letters and digits).')
 @minLength(3)
@@ -11,6 +11,9 @@ param tags object = {}
 
 @description('Private blob containers to create.')
 param containerNames array = []
+
+@description('Tables to create (the attestation ledger).')
+param tableNames array = []
 
 @description('Redundancy. ZRS survives a zone outage; LRS is enough for a cache or host state in a single-zone region.')
 @allowed([
@@ -85,6 +88,17 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
   }
 }]
 
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = if (!empty(tableNames)) {
+  parent: account
+  name: 'default'
+}
+
+resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [for tableName in tableNames: {
+  parent: tableService
+  name: tableName
+}]
+
 output id string = account.id
 output name string = account.name
 output blobEndpoint string = account.properties.primaryEndpoints.blob
+output tableEndpoint string = account.properties.primaryEndpoints.table

@@ -6,7 +6,10 @@ Outcomes, and what a host does with each:
 outcome            meaning                                                      host action
 =================  ===========================================================  ======================
 Attested           Partner Center recorded the attestation (201, with userId)   complete
-AlreadyAttested    an identical attestation existed (600061)                    complete
+AlreadyAttested    an identical attestation existed (600061), or the ledger     complete
+                   holds the event as done under the same MS-RequestId
+AlreadyAccepted    the pre-check found the customer accepted: directly in the   complete
+                   admin center, or attested for the same contact; no POST
 RetryLater         Partner Center was busy or unreachable, or its clock lags a  schedule a copy / wait
                    fresh dateAgreed (600002); retry after a delay
 DeadLetter         cannot succeed as it is; ``reason`` is from the vocabulary   dead-letter
@@ -53,6 +56,7 @@ class Attested:
     request_id: str
     correlation_id: str
     user_id: str
+    ms_cv: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,16 @@ class AlreadyAttested:
     event_id: str
     request_id: str
     correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyAccepted:
+    """The customer had accepted already (``via``: ``direct_signed`` or ``existing_attestation``); nothing posted."""
+
+    event_id: str
+    request_id: str
+    correlation_id: str
+    via: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +106,7 @@ class Validated:
     template_id: str
 
 
-Outcome = Attested | AlreadyAttested | RetryLater | DeadLetter | Validated
+Outcome = Attested | AlreadyAttested | AlreadyAccepted | RetryLater | DeadLetter | Validated
 
 
 _REASON_BY_ERROR: tuple[tuple[type[pc.PartnerCenterError], DeadLetterReason], ...] = (
@@ -140,6 +154,7 @@ def outcome_name(outcome: Outcome) -> str:
     return {
         Attested: "attested",
         AlreadyAttested: "already_attested",
+        AlreadyAccepted: "already_accepted",
         RetryLater: "retry_later",
         DeadLetter: "dead_letter",
         Validated: "validated",

@@ -6,6 +6,10 @@ port               what it does                                           adapte
 ``Attestation``    records one customer's acceptance with Partner Center  ``AgreementPostAttestation``
                    (whatever the flow); raises the error tree             (legacy POST /agreements)
 ``MetadataSource`` the current agreement templates                        ``CachedMetadataSource``
+``AcceptanceView`` Partner Center's view of a customer: direct-signed     ``PartnerCenterAcceptance``
+                   status and recorded agreements (the pre-check,         (two GETs, cached per customer)
+                   reconciliation)
+``Ledger``         one entry per event (``shared.attestation.ledger``)    ``SqliteLedger``, ``TableLedger``
 =================  =====================================================  ===============================
 
 A second attestation flow (the enhanced attestation) is a second ``Attestation`` adapter, chosen in
@@ -15,12 +19,21 @@ A second attestation flow (the enhanced attestation) is a second ``Attestation``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
-from shared.attestation.contract import SignedAgreementEvent
+from shared.attestation.contract import PrimaryContact, SignedAgreementEvent
 from shared.attestation.metadata import MetadataSource
 
-__all__ = ["Attestation", "AttestationReceipt", "AttestationRequest", "MetadataSource"]
+__all__ = [
+    "AcceptanceView",
+    "Attestation",
+    "AttestationReceipt",
+    "AttestationRequest",
+    "CustomerAcceptance",
+    "MetadataSource",
+    "RecordedAgreement",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +50,7 @@ class AttestationReceipt:
     """Partner Center's confirmation."""
 
     user_id: str  # who Partner Center recorded as attesting ("" when its answer does not say)
+    ms_cv: str = ""  # Partner Center's correlation vector of the answer, for its support
 
 
 class Attestation(Protocol):
@@ -49,4 +63,40 @@ class Attestation(Protocol):
     async def attest(self, request: AttestationRequest) -> AttestationReceipt:
         """Record it. Raises a ``shared.attestation.errors.PartnerCenterError``; ``AlreadyAttested`` when an
         identical attestation exists (the goal is reached)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedAgreement:
+    """One agreement Partner Center holds for a customer; the contact only as its keyed fingerprint."""
+
+    template_id: str
+    date_agreed: datetime
+    contact_fingerprint: str  # ``shared.attestation.ledger.contact_fingerprint``; "" without a key
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerAcceptance:
+    """Partner Center's view of one customer and agreement type."""
+
+    direct_signed: bool  # accepted by the customer in the Microsoft 365 admin center
+    agreements: tuple[RecordedAgreement, ...]
+
+    def accepted_via(self, contact_fingerprint: str) -> str:
+        """How the customer has already accepted, for an event with this contact: ``direct_signed``,
+        ``existing_attestation`` (an agreement for the same contact), or "" (not accepted: attest)."""
+        if self.direct_signed:
+            return "direct_signed"
+        if contact_fingerprint and any(a.contact_fingerprint == contact_fingerprint for a in self.agreements):
+            return "existing_attestation"
+        return ""
+
+
+class AcceptanceView(Protocol):
+    """What Partner Center knows of a customer's acceptance. Raises the error tree, like ``Attestation``."""
+
+    async def acceptance(self, customer_tenant_id: str, agreement_type: str) -> CustomerAcceptance: ...
+
+    def fingerprint(self, contact: PrimaryContact) -> str:
+        """The contact's fingerprint under the key the listed agreements were hashed with."""
         ...

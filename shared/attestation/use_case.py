@@ -4,6 +4,15 @@
 ``Attestation`` port to record the acceptance, and turns the answer — or the error — into an ``Outcome``
 (``shared.attestation.outcomes`` lists them and what a host does with each). It never raises for an
 input or an answer: a final guard turns the unexpected into a retry.
+
+With a ledger (``AttestationJournal``) it is an Idempotent Consumer: an event the ledger already holds as a
+success under the same ``MS-RequestId`` completes without calling Partner Center; otherwise the event is
+recorded as in progress before the POST, and the host records what it did with the outcome (``settle``).
+A ledger that cannot be reached is logged and passed over: the POST stays idempotent on its own (600061).
+
+With a pre-check (``AcceptanceView``), a customer who already accepted — directly in the admin center, or by an
+attestation for the same contact — gets ``AlreadyAccepted`` and no POST. A failing read is answered like a
+failing POST (the same error tree: retry, or dead-letter).
 """
 
 from __future__ import annotations
@@ -17,8 +26,11 @@ from pathlib import PurePath
 from shared.attestation import errors as pc
 from shared.attestation.contract import ALLOWED_CLOCK_SKEW, InvalidEventError, SignedAgreementEvent, parse_event
 from shared.attestation.correlation import derive_correlation_id
+from shared.attestation.ledger import SUCCESSFUL_STATES, AttestationJournal, LedgerEntry, LedgerError, LedgerState
 from shared.attestation.metadata import MetadataSource, NoTemplateError
 from shared.attestation.outcomes import (
+    AlreadyAccepted,
+    AlreadyAttested,
     Attested,
     DeadLetter,
     DeadLetterReason,
@@ -28,7 +40,7 @@ from shared.attestation.outcomes import (
     invalid_event_outcome,
     outcome_for_error,
 )
-from shared.attestation.ports import Attestation, AttestationRequest
+from shared.attestation.ports import AcceptanceView, Attestation, AttestationRequest
 from shared.attestation.redaction import personal_data_of, redact_personal_data
 
 log = logging.getLogger(__name__)
@@ -44,11 +56,20 @@ class Attestor:
         *,
         dry_run: bool = False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        journal: AttestationJournal | None = None,
+        precheck: AcceptanceView | None = None,
     ) -> None:
         self._attestation = attestation
         self._metadata = metadata
         self._dry_run = dry_run
         self._clock = clock
+        self._journal = None if dry_run else journal
+        self._precheck = precheck
+
+    @property
+    def journal(self) -> AttestationJournal | None:
+        """The ledger this attestor reads and writes (None: no ledger, or a dry run); hosts settle into it."""
+        return self._journal
 
     async def attest_body(self, body: bytes | str) -> Outcome:
         """Parse a message body, then attest it. Bad input becomes an ``InvalidEvent`` dead letter; any
@@ -101,11 +122,62 @@ class Attestor:
         request_id = self._attestation.request_id(request)
         if self._dry_run:
             return Validated(event.event_id, request_id, correlation_id, template_id)
+        prior = await self._ledger_lookup(event)
+        if prior is not None and prior.state in SUCCESSFUL_STATES and prior.request_id == request_id:
+            return self._duplicate(prior, correlation_id)
+        await self._ledger_begin(event, template_id, request_id, correlation_id)
+        if self._precheck is not None:
+            try:
+                acceptance = await self._precheck.acceptance(event.customer_tenant_id, event.agreement_type)
+            except pc.PartnerCenterError as error:
+                return self._outcome_for_error(error, event, request_id, correlation_id)
+            via = acceptance.accepted_via(self._precheck.fingerprint(event.primary_contact))
+            if via:
+                return AlreadyAccepted(event.event_id, request_id, correlation_id, via)
         try:
             receipt = await self._attestation.attest(request)
         except pc.PartnerCenterError as error:
             return self._outcome_for_error(error, event, request_id, correlation_id)
-        return Attested(event.event_id, request_id, correlation_id, receipt.user_id)
+        return Attested(event.event_id, request_id, correlation_id, receipt.user_id, receipt.ms_cv)
+
+    async def _ledger_lookup(self, event: SignedAgreementEvent) -> LedgerEntry | None:
+        if self._journal is None:
+            return None
+        try:
+            return await self._journal.lookup(event.customer_tenant_id, event.event_id)
+        except LedgerError as error:
+            _log_ledger_unavailable(error, event.event_id, "lookup")
+            return None
+
+    async def _ledger_begin(
+        self, event: SignedAgreementEvent, template_id: str, request_id: str, correlation_id: str
+    ) -> None:
+        if self._journal is None:
+            return
+        try:
+            await self._journal.begin(
+                event, template_id=template_id, request_id=request_id, correlation_id=correlation_id
+            )
+        except LedgerError as error:
+            _log_ledger_unavailable(error, event.event_id, "begin")
+
+    @staticmethod
+    def _duplicate(prior: LedgerEntry, correlation_id: str) -> Outcome:
+        """A redelivery of an event the ledger holds as done under the same request id: no call is made."""
+        log.info(
+            "event already done; Partner Center not called",
+            extra={
+                "event": "ledger.duplicate_delivery",
+                "event_id": prior.event_id,
+                "ms_request_id": prior.request_id,
+                "ledger_state": prior.state.value,
+            },
+        )
+        if prior.state is LedgerState.ALREADY_ACCEPTED:
+            return AlreadyAccepted(
+                prior.event_id, prior.request_id, prior.correlation_id or correlation_id, prior.reason
+            )
+        return AlreadyAttested(prior.event_id, prior.request_id, prior.correlation_id or correlation_id)
 
     def _outcome_for_error(
         self, error: pc.PartnerCenterError, event: SignedAgreementEvent, request_id: str, correlation_id: str
@@ -134,6 +206,14 @@ class Attestor:
         if not now - ALLOWED_CLOCK_SKEW <= date_agreed <= now + ALLOWED_CLOCK_SKEW:
             return None
         return (date_agreed + ALLOWED_CLOCK_SKEW - now).total_seconds()
+
+
+def _log_ledger_unavailable(error: LedgerError, event_id: str, action: str) -> None:
+    log.warning(
+        "ledger unavailable (%s); attesting without it",
+        action,
+        extra={"event": "ledger.unavailable", "event_id": event_id, "error": str(error)[:300]},
+    )
 
 
 def _unexpected_error_outcome(exc: Exception, event: SignedAgreementEvent | None) -> RetryLater:

@@ -20,21 +20,25 @@ from enum import StrEnum
 from pathlib import Path
 
 from shared.attestation.contract import InvalidEventError, SignedAgreementEvent, identifiers_of, parse_event
-from shared.attestation.outcomes import AlreadyAttested, Attested, Outcome, Validated, log_outcome
+from shared.attestation.outcomes import AlreadyAccepted, AlreadyAttested, Attested, Outcome, Validated, log_outcome
 from shared.attestation.use_case import Attestor
 from shared.cli.event_files import RawRecord
+from shared.servicebus.processing import record_settlement
 from shared.servicebus.settlement import DeadLetterMessage, RedeliveryPolicy, ScheduleRetry, Settlement, decide
 
 
 class ResultStatus(StrEnum):
     ATTESTED = "attested"
     ALREADY_ATTESTED = "already_attested"
+    ALREADY_ACCEPTED = "already_accepted"  # the pre-check found the customer accepted; nothing posted
     VALIDATED = "validated"  # dry run
     DUPLICATE_IN_FILE = "duplicate_in_file"  # the same eventId appeared on an earlier line
     FAILED = "failed"
 
 
-SUCCESSFUL = frozenset({ResultStatus.ATTESTED, ResultStatus.ALREADY_ATTESTED, ResultStatus.VALIDATED})
+SUCCESSFUL = frozenset(
+    {ResultStatus.ATTESTED, ResultStatus.ALREADY_ATTESTED, ResultStatus.ALREADY_ACCEPTED, ResultStatus.VALIDATED}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,8 @@ def _result(item: _ValidEvent, outcome: Outcome, settlement: Settlement, attempt
         return replace(base, status=ResultStatus.ATTESTED, user_id=outcome.user_id)
     if isinstance(outcome, AlreadyAttested):
         return replace(base, status=ResultStatus.ALREADY_ATTESTED)
+    if isinstance(outcome, AlreadyAccepted):
+        return replace(base, status=ResultStatus.ALREADY_ACCEPTED, detail=outcome.via)
     if isinstance(outcome, Validated):
         return replace(base, status=ResultStatus.VALIDATED, detail=f"templateId {outcome.template_id}")
     raise TypeError(f"no report line for {type(outcome).__name__}")
@@ -127,6 +133,8 @@ async def attest_all(
             async with slots:
                 outcome = await attestor.attest(item.event)
             settlement = decide(outcome, attempt, redelivery, rng)
+            if attestor.journal is not None:
+                await record_settlement(attestor.journal, outcome, settlement, attempt=attempt + 1)
             if isinstance(settlement, ScheduleRetry):
                 await sleep(settlement.delay_seconds)  # outside the slot: others use it meanwhile
                 attempt = settlement.attempt

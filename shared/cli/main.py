@@ -95,9 +95,12 @@ def print_results(results: list[BulkResult]) -> None:
 
 
 def _register_subcommands() -> None:
+    from shared.cli.ledger_command import ledger, reconcile_command
     from shared.cli.worker_command import worker
 
     cli.add_command(worker)
+    cli.add_command(ledger)
+    cli.add_command(reconcile_command)
 
 
 _register_subcommands()

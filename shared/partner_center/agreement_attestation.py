@@ -51,4 +51,4 @@ class AgreementPostAttestation:
         created = await self._client.create_customer_agreement(
             agreement_request_for(request), request_id=self.request_id(request), correlation_id=request.correlation_id
         )
-        return AttestationReceipt(user_id=created.user_id)
+        return AttestationReceipt(user_id=created.user_id, ms_cv=created.ids.ms_cv)

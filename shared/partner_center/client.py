@@ -17,7 +17,7 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,11 +65,13 @@ class CreatedAgreement:
 
 @dataclass(frozen=True, slots=True)
 class CustomerAgreement:
-    """One of a customer's recorded attestations (no contact details: they are not needed here)."""
+    """One of a customer's recorded attestations. ``contact`` (first name, last name, email, phone) is personal
+    data: the pre-check hashes it at once (``shared.partner_center.acceptance``); it is never logged or shown."""
 
     template_id: str
     agreement_type: str
     date_agreed: datetime
+    contact: tuple[str, str, str, str] = field(default=("", "", "", ""), repr=False)
 
 
 class PartnerCenterClient:
@@ -145,6 +147,7 @@ class PartnerCenterClient:
                     template_id=str(item.get("templateId") or ""),
                     agreement_type=str(item.get("type") or agreement_type),
                     date_agreed=_parse_date_agreed(str(item.get("dateAgreed") or "")),
+                    contact=_contact_of(item.get("primaryContact")),
                 )
             )
         return result
@@ -255,6 +258,13 @@ class PartnerCenterClient:
                 "ms_cv": ids.ms_cv,
             },
         )
+
+
+def _contact_of(raw: object) -> tuple[str, str, str, str]:
+    if not isinstance(raw, Mapping):
+        return ("", "", "", "")
+    first, last, email, phone = (str(raw.get(k) or "") for k in ("firstName", "lastName", "email", "phoneNumber"))
+    return (first, last, email, phone)
 
 
 def _parse_date_agreed(raw: str) -> datetime:

@@ -1,15 +1,19 @@
-"""One received message, end to end, independent of the host: attest → decide → settle → log.
+"""One received message, end to end, independent of the host: attest → decide → settle → record → log.
 
 The Functions trigger and the standalone worker both call ``process_message``; they differ only in the
-``MessageSettler`` they pass (``ServiceBusMessageActions`` or an SDK receiver).
+``MessageSettler`` they pass (``ServiceBusMessageActions`` or an SDK receiver). With a ledger (the attestor's
+journal), what the host did is recorded after the settlement: a ledger that cannot be written is logged, and
+the message stays settled (the ledger then shows the event in progress; ``reconcile`` reads Partner Center).
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from dataclasses import dataclass
 
+from shared.attestation.ledger import AttestationJournal, LedgerError
 from shared.attestation.outcomes import Outcome, log_outcome
 from shared.attestation.use_case import Attestor
 from shared.servicebus.settlement import (
@@ -22,6 +26,8 @@ from shared.servicebus.settlement import (
     settle,
     settlement_name,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +54,8 @@ async def process_message(
     outcome = await attestor.attest_body(body)
     settlement = decide(outcome, attempt, policy, rng, time_to_live=time_to_live)
     await settle(settlement, settler)
+    if attestor.journal is not None:
+        await record_settlement(attestor.journal, outcome, settlement, attempt=attempt + 1, message_id=message_id)
     fields: dict[str, object] = {
         "message_id": message_id,
         "settlement": settlement_name(settlement),
@@ -58,3 +66,21 @@ async def process_message(
     reason = settlement.reason if isinstance(settlement, DeadLetterMessage) else ""
     log_outcome(outcome, started, reason=reason, **fields)
     return Processed(outcome, settlement)
+
+
+async def record_settlement(
+    journal: AttestationJournal, outcome: Outcome, settlement: Settlement, *, attempt: int, message_id: str = ""
+) -> None:
+    """Record in the ledger what a host did with ``outcome`` (``attempt`` counts deliveries, from 1)."""
+    try:
+        await journal.settle(
+            outcome,
+            attempt=attempt,
+            message_id=message_id,
+            dead_letter_reason=settlement.reason if isinstance(settlement, DeadLetterMessage) else "",
+        )
+    except LedgerError as error:
+        log.warning(
+            "ledger not updated after settlement",
+            extra={"event": "ledger.unavailable", "event_id": outcome.event_id, "error": str(error)[:300]},
+        )

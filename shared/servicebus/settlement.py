@@ -9,6 +9,7 @@ outcome            settlement
 =================  =====================================================================
 Attested           complete
 AlreadyAttested    complete (600061 means the goal is reached)
+AlreadyAccepted    complete (the customer had accepted; nothing was posted)
 DeadLetter         dead-letter with the reason code and description; body untouched
 RetryLater         attempt < budget: schedule a copy for later, *then* complete the
                    original — a crash between the two can only duplicate the message
@@ -35,7 +36,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from shared.attestation.backoff import exponential_delay
-from shared.attestation.outcomes import AlreadyAttested, Attested, DeadLetter, Outcome, RetryLater, Validated
+from shared.attestation.outcomes import (
+    AlreadyAccepted,
+    AlreadyAttested,
+    Attested,
+    DeadLetter,
+    Outcome,
+    RetryLater,
+    Validated,
+)
 
 MAX_DESCRIPTION_CHARS = 1024  # Service Bus keeps DeadLetterErrorDescription short; so do we
 
@@ -105,7 +114,7 @@ def decide(
 ) -> Settlement:
     """The settlement for ``outcome`` of a message that already had ``attempt`` scheduled retries
     (``time_to_live``: the message's, in seconds, when known; a retry is never scheduled beyond it)."""
-    if isinstance(outcome, Attested | AlreadyAttested | Validated):
+    if isinstance(outcome, Attested | AlreadyAttested | AlreadyAccepted | Validated):
         return Complete()
     if isinstance(outcome, DeadLetter):
         return DeadLetterMessage(outcome.reason.value, _short(outcome.description))

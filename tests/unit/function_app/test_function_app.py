@@ -53,6 +53,8 @@ def test_importing_the_app_builds_nothing_and_loads_no_client_library() -> None:
 class ScriptedAttestor:
     """Answers every body with the next scripted outcome, and records the bodies it saw."""
 
+    journal = None  # no ledger: the trigger's settlement is what these tests pin
+
     def __init__(self, *outcomes: Outcome) -> None:
         self._outcomes = list(outcomes)
         self.bodies: list[bytes] = []
