@@ -13,18 +13,22 @@ is counted in requests per second; a window W gives W ÷ latency requests per se
 tens of milliseconds and a budget shared by four workers, the right window is a fraction of one call. A rate
 has no such floor. The configured maximum concurrency caps the calls in flight on top of the rate.
 
-- **Slow start**: from ``initial_rate``, each paced success adds one request/s (the rate doubles about every
-  0.7 s) until the first congestion signal.
+- **Slow start**: from ``initial_rate``, each paced success adds one request/s (the rate grows e-fold every
+  second) until the first congestion signal.
 - **Additive increase**: afterwards each paced success adds ``increase / rate``, i.e. ``increase`` requests/s
   per second; above the rate measured at the last congestion (``ceiling``), only ``probe_fraction`` of that.
   Only *paced* successes count — calls that waited for their slot — so an idle process does not grow a rate it
   never used (RFC 7661's rule for application-limited senders).
 - **Multiplicative decrease** on a congestion signal: ``rate = decrease × min(rate, delivered)``, where
-  ``delivered`` is the success rate measured since the previous pause ended (at most ``window`` seconds). When
-  Partner Center answers 429 its bucket is empty, so the successes just before arrive at exactly this
-  process's share of the budget: ``delivered`` is a measurement of the share, which lets one decrease land near
-  the limit after the limit drops, instead of the log₂ halvings blind AIMD needs. One decrease per round: a 429
-  for a call started before the last decrease is the same congestion, not new congestion.
+  ``delivered`` is the success rate measured since the previous pause ended (at most ``window`` seconds, and
+  not before the first call). When Partner Center answers 429 its bucket is empty, so the successes just
+  before arrive at about this process's share of the budget: ``delivered`` measures the share, which lets a
+  decrease land near the limit instead of taking the log₂ halvings of blind AIMD. Congestion again within
+  ``quick_repeat`` seconds of the end of the last pause means the rate is still far too high (the limit
+  dropped; the burst refilled during the pause hides it from ``delivered``): ``fast_decrease`` instead. One
+  decrease per round: a 429 for a call started before the last decrease is the same congestion, not new.
+- **Pacing**: one caller at a time takes its turn ``1 / rate`` after the previous call, at the rate of *now*:
+  slots reserved in advance would keep an old rate for as long as the queue of callers is deep.
 - **Pause**: a 429 pauses the whole process until its ``Retry-After`` (``default_pause`` without one) has
   passed, and the pause is written to a ``SharedPause`` (a marker in the storage the instances already share),
   which every instance reads, cached ``marker_ttl`` seconds, before calling. A pause another instance wrote is
@@ -77,12 +81,14 @@ class LimiterPolicy:
 
     max_concurrency: int = 32  # calls in flight at most (PARTNER_CENTER_MAX_CONCURRENCY)
     max_pause_wait: float = 60.0  # pause waited out per call (PARTNER_CENTER_MAX_PAUSE_WAIT_SECONDS)
-    initial_rate: float = 4.0  # requests/s before anything is known
+    initial_rate: float = 8.0  # requests/s before anything is known
     min_rate: float = 0.5  # the slowest the limiter paces
     increase: float = 0.5  # requests/s gained per second of paced sending, below the ceiling
-    probe_fraction: float = 0.25  # share of ``increase`` above the ceiling
+    probe_fraction: float = 0.1  # share of ``increase`` above the ceiling
     decrease: float = 0.9  # multiplier of min(rate, delivered) on congestion
-    window: float = 4.0  # seconds of successes that measure ``delivered``
+    fast_decrease: float = 0.7  # the multiplier when congestion comes back within ``quick_repeat`` of a pause
+    quick_repeat: float = 3.0  # seconds after a pause ended within which congestion means "still far too fast"
+    window: float = 2.0  # seconds of successes that measure ``delivered``
     min_window: float = 0.5  # shorter measurements are not trusted; the decrease uses the rate alone
     default_pause: float = 1.0  # a 429 without Retry-After pauses this long; also the shortest pause
     marker_ttl: float = 1.0  # how long a read of the shared marker is reused
@@ -90,8 +96,8 @@ class LimiterPolicy:
     def __post_init__(self) -> None:
         if self.max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
-        if not 0.0 < self.decrease < 1.0:
-            raise ValueError("decrease must be between 0 and 1")
+        if not 0.0 < self.fast_decrease <= self.decrease < 1.0:
+            raise ValueError("0 < fast_decrease <= decrease < 1")
         if not 0.0 < self.min_rate <= self.initial_rate:
             raise ValueError("0 < min_rate <= initial_rate")
 
@@ -133,11 +139,12 @@ class AdaptiveLimiter:
         self._rate = self.policy.initial_rate
         self._slow_start = True
         self._ceiling = 0.0
-        self._next_slot = 0.0
-        self._epoch = 0  # bumped by every pause: reserved slots from before it are void
+        self._last_sent = float("-inf")
+        self._turn = asyncio.Lock()  # callers take the pace one at a time
         self._pause_until = 0.0
         self._last_decrease = float("-inf")
         self._successes: deque[float] = deque()
+        self._first_sent: float | None = None  # the measurement of ``delivered`` starts no earlier
         self._shared_until = 0.0
         self._shared_read_at = float("-inf")
         self._read_lock = asyncio.Lock()
@@ -166,7 +173,10 @@ class AdaptiveLimiter:
             raise
 
     async def _wait_for_turn(self, pause_budget: float) -> Permit:
-        paused_for, paced = 0.0, False
+        """Pauses are waited out first, outside the turn; then, one caller at a time, the pace: a call goes
+        ``1 / rate`` after the previous one, at the rate of *now* (a slot reserved in advance would keep an old
+        rate for as long as the queue of callers is deep)."""
+        paused_for, paced = 0.0, self._turn.locked()
         while True:
             now = self._clock()
             until = max(self._pause_until, await self._read_shared(now))
@@ -177,16 +187,19 @@ class AdaptiveLimiter:
                 await self._sleep(remaining)
                 paused_for += remaining
                 continue
-            epoch = self._epoch
-            slot = max(self._next_slot, now)
-            self._next_slot = slot + 1.0 / self._rate
-            if slot <= now:
-                break
-            paced = True
-            await self._sleep(slot - now)
-            if self._epoch == epoch:
-                break
-        return Permit(sent_at=self._clock(), paced=paced, paused_for=paused_for)
+            async with self._turn:
+                now = self._clock()
+                if self._pause_until > now:
+                    continue  # a pause began while this caller waited for its turn
+                slot = self._last_sent + 1.0 / self._rate
+                if slot > now:
+                    paced = True
+                    await self._sleep(slot - now)
+                    continue
+                self._last_sent = now
+                if self._first_sent is None:
+                    self._first_sent = now
+                return Permit(sent_at=now, paced=paced, paused_for=paused_for)
 
     def succeeded(self, permit: Permit) -> None:
         """The call got an answer that was not a 429: count it, and grow the rate if the limiter bound it."""
@@ -250,20 +263,20 @@ class AdaptiveLimiter:
         self._pause(until, origin="shared")
 
     def _decrease(self, now: float) -> None:
-        start = max(now - self.policy.window, self._pause_until)
+        start = max(now - self.policy.window, self._pause_until, self._first_sent or now)
         span = now - start
         delivered = sum(1 for t in self._successes if t >= start) / span if span >= self.policy.min_window else 0.0
         basis = min(self._rate, delivered) if delivered > 0 else self._rate
+        quick = not self._slow_start and now - self._pause_until < self.policy.quick_repeat
+        factor = self.policy.fast_decrease if quick else self.policy.decrease
         self._ceiling = basis
-        self._rate = max(self.policy.min_rate, self.policy.decrease * basis)
+        self._rate = max(self.policy.min_rate, factor * basis)
         self._slow_start = False
         self._last_decrease = now
         self.stats.decreases += 1
 
     def _pause(self, until: float, *, origin: str) -> None:
         self._pause_until = until
-        self._next_slot = until
-        self._epoch += 1
         log.warning(
             "partner center calls paused for %.1f s (%s)",
             until - self._clock(),

@@ -18,6 +18,8 @@ POLICY = LimiterPolicy(
     increase=0.5,
     probe_fraction=0.25,
     decrease=0.9,
+    fast_decrease=0.7,
+    quick_repeat=3.0,
     window=4.0,
     min_window=0.5,
     default_pause=1.0,
@@ -118,10 +120,24 @@ async def test_above_the_ceiling_the_increase_is_the_probe_fraction() -> None:
 
 
 async def test_a_429_sets_the_rate_to_decrease_times_the_delivered_rate() -> None:
-    """Eight successes in the last four seconds (2/s delivered, rate 4): a 429 sets the rate to 0.9 × 2."""
+    """Eight successes in the four seconds since the first call (2/s delivered, rate 4): a 429 sets 0.9 × 2."""
     clock = ManualClock()
     subject = limiter(clock)
     await succeed_unpaced(subject, clock, count=8, every=0.5)
+    clock.advance(0.5)
+    await subject.throttled(await subject.acquire(60.0), retry_after=None)
+
+    assert subject.rate == pytest.approx(1.8)
+
+
+async def test_the_time_before_the_first_call_does_not_dilute_the_measurement() -> None:
+    """Idle for a minute, then 3 successes in the 1.5 s since the first call: 0.9 × 2/s, not 0.9 × 3 per 4 s."""
+    clock = ManualClock()
+    subject = limiter(clock)
+    clock.advance(60.0)
+    subject.succeeded(await subject.acquire(60.0))
+    await succeed_unpaced(subject, clock, count=2, every=0.5)
+    clock.advance(0.5)
     await subject.throttled(await subject.acquire(60.0), retry_after=None)
 
     assert subject.rate == pytest.approx(1.8)
@@ -146,6 +162,27 @@ async def test_429s_for_calls_sent_before_the_decrease_count_once() -> None:
 
     assert subject.rate == pytest.approx(3.6)
     assert subject.stats.decreases == 1
+
+
+async def test_congestion_soon_after_a_pause_decreases_by_the_fast_factor() -> None:
+    """A 429 right after the previous pause ended (within ``quick_repeat``): the rate is still far too high, × 0.7."""
+    clock = ManualClock()
+    subject = limiter(clock)
+    await leave_slow_start(subject, clock)  # 3.6, the pause ended just now
+    await subject.throttled(await subject.acquire(60.0), retry_after=None)
+
+    assert subject.rate == pytest.approx(0.7 * 3.6)
+
+
+async def test_congestion_long_after_a_pause_decreases_by_the_normal_factor() -> None:
+    """A 429 more than ``quick_repeat`` after the previous pause: the ordinary × 0.9."""
+    clock = ManualClock()
+    subject = limiter(clock)
+    await leave_slow_start(subject, clock)
+    clock.advance(5.0)
+    await subject.throttled(await subject.acquire(60.0), retry_after=None)
+
+    assert subject.rate == pytest.approx(0.9 * 3.6)
 
 
 async def test_the_rate_never_falls_below_the_minimum() -> None:
