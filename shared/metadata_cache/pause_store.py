@@ -67,7 +67,8 @@ class PauseStore(Protocol):
 
 
 def encode_marker(until: float) -> bytes:
-    return json.dumps({"schemaVersion": _SCHEMA_VERSION, "pausedUntil": round(until, 3)}).encode("utf-8")
+    # Not rounded: the writer compares what it reads back with what it wrote (a float's repr round-trips).
+    return json.dumps({"schemaVersion": _SCHEMA_VERSION, "pausedUntil": until}).encode("utf-8")
 
 
 def decode_marker(data: bytes) -> float:

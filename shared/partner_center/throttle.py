@@ -53,6 +53,9 @@ from typing import Protocol
 
 log = logging.getLogger(__name__)
 
+# Pauses that end this close together are one pause (a marker read back as written, give or take a float).
+_SAME_PAUSE = 0.01
+
 
 class SharedPause(Protocol):
     """The "paused until" marker every instance reads. Implementations never raise: a store that cannot be
@@ -248,9 +251,9 @@ class AdaptiveLimiter:
             if self._clock() - self._shared_read_at >= self.policy.marker_ttl:
                 until = await self._shared.read()
                 self._shared_read_at = self._clock()
-                if until is not None and until > self._shared_until:
+                if until is not None and until > self._shared_until + _SAME_PAUSE:
                     self._shared_until = until
-                    if until > self._pause_until and until > self._shared_read_at:
+                    if until > self._pause_until + _SAME_PAUSE and until > self._shared_read_at:
                         self._adopt(until)
         return self._shared_until
 

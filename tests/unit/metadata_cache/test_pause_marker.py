@@ -6,6 +6,7 @@ from pathlib import Path
 
 from shared.metadata_cache.pause_store import FilePauseStore, SharedPauseMarker, StoredPause
 from shared.metadata_cache.store import MetadataStoreError
+from shared.partner_center.throttle import AdaptiveLimiter, LimiterPolicy
 from tests.builders import ManualClock
 
 
@@ -89,3 +90,18 @@ async def test_an_unreadable_marker_is_replaced_by_the_next_pause(tmp_path: Path
     assert await marker.read() is None
     await marker.extend(1030.0)
     assert await marker.read() == 1030.0
+
+
+async def test_a_pause_read_back_from_the_marker_is_not_taken_for_another_instances(tmp_path: Path) -> None:
+    """The limiter's own pause, written to the file marker and read back after the cache second, is one pause:
+    no shared pause, no second decrease."""
+    clock = ManualClock(now=1_000_000.1236)
+    limiter = AdaptiveLimiter(
+        LimiterPolicy(), shared=SharedPauseMarker(FilePauseStore(tmp_path), clock=clock), clock=clock, sleep=clock.sleep
+    )
+    await limiter.throttled(await limiter.acquire(60.0), retry_after=3.0)
+    clock.advance(1.5)
+    await limiter.acquire(60.0)
+
+    assert limiter.stats.shared_pauses == 0
+    assert limiter.stats.decreases == 1
