@@ -17,6 +17,19 @@ time). It reports the time to converge: from the drop to the end of the last 2-s
 Goal: ≥ 0.9 of the limit with ≤ 5 % of POSTs answered 429 at 1 and 4 workers; converge within 10 s of the drop.
 
     .venv/bin/python bench/bench_throttle.py [--events 600] [--workers 1 4 8] [--limit 25] [--drop-to 10]
+
+Measured 2026-12-02 with the defaults, on 2 shared cores (goodput ÷ limit, POSTs answered 429):
+
+    workers  limiter off    adaptive
+    1        0.50  31.7 %   0.89  0.3 %
+    4        0.54  59.1 %   0.90  1.2 %
+    8        0.59  65.3 %   0.87  2.9 %
+    4, drop  0.52  65.0 %   0.91  2.8 %   converged 4.1 s after the drop (off: 29.1 s, by parking every
+                                          event on the 30 s backoff; 0.08 of the new limit after it)
+
+The runs last ~25 s, so the start weighs (slow start from 8/s, the first 429 and its one-second pause of the
+fleet): an in-process model of the same bucket (not committed) held 0.94-1.0 of the limit after the first
+decrease. 1 worker is just under the 0.9 goal, 8 workers under it; the 429 share is far below 5 % in all.
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ bound to the local simulator or an ``httpx.MockTransport``.
 Every call sends ``MS-RequestId`` (the caller's, for the attestation POST; one per logical call
 otherwise) and keeps it across retries, ``MS-CorrelationId``, ``MS-PartnerCenter-Application`` and JSON
 headers; logs status, Partner Center code, ``MS-CV`` and the request ids — never the token or the body.
+
+With an ``AdaptiveLimiter`` (``throttle.py``; ``bootstrap`` passes one unless the setting turns it off),
+every attempt of every call — the POST and the GETs — first takes the limiter's permit, and a 429 is waited
+out by the process-wide pause instead of the retry policy's backoff.
 """
 
 from __future__ import annotations
