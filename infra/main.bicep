@@ -74,6 +74,17 @@ param agreementTypes string = 'MicrosoftCustomerAgreement'
 param metadataRefreshSchedule string = '0 0 */6 * * *'
 
 param metadataCacheTtlSeconds int = 21600
+
+@description('Pace Partner Center calls adaptively (AIMD on 429) and share throttling pauses between instances (docs/operations.md).')
+param partnerCenterAdaptiveConcurrency bool = true
+
+@description('Most Partner Center calls in flight per process; host.json maxConcurrentCalls (16) bounds the function app below it.')
+@minValue(1)
+param partnerCenterMaxConcurrency int = 32
+
+@description('Throttling pauses one call waits out; a longer pause schedules the message for the end of the pause.')
+@minValue(0)
+param partnerCenterMaxPauseWaitSeconds int = 60
 param attestInCallAttempts int = 3
 param attestRetryBudget int = 8
 param attestRetryBaseSeconds int = 30
@@ -273,6 +284,9 @@ var appSettings = {
   KEY_VAULT_CLIENT_SECRET_NAME: clientSecretName
   PARTNER_CENTER_CLIENT_CREDENTIAL_TYPE: partnerCenterClientCredentialType
   KEY_VAULT_WRITE_BACK_REFRESH_TOKEN: refreshTokenWriteBack ? 'true' : 'false'
+  PARTNER_CENTER_ADAPTIVE_CONCURRENCY: partnerCenterAdaptiveConcurrency ? 'true' : 'false'
+  PARTNER_CENTER_MAX_CONCURRENCY: string(partnerCenterMaxConcurrency)
+  PARTNER_CENTER_MAX_PAUSE_WAIT_SECONDS: string(partnerCenterMaxPauseWaitSeconds)
   // Attestation policy.
   AGREEMENT_TYPES: agreementTypes
   ATTEST_IN_CALL_ATTEMPTS: string(attestInCallAttempts)

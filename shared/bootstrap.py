@@ -18,12 +18,14 @@ from shared.attestation.ledger import AttestationJournal
 from shared.attestation.use_case import Attestor
 from shared.ledger import open_ledger
 from shared.metadata_cache import CachedMetadataSource, open_metadata_store
+from shared.metadata_cache.pause_store import SharedPauseMarker, open_pause_store
 from shared.partner_center.acceptance import PartnerCenterAcceptance
 from shared.partner_center.agreement_attestation import AgreementPostAttestation
 from shared.partner_center.auth import ClientCredentialsProvider, RefreshTokenProvider, TokenProvider
 from shared.partner_center.client import PartnerCenterClient, new_http_client
 from shared.partner_center.retry import RetryPolicy
 from shared.partner_center.secrets import SecretSource, open_secret_sources
+from shared.partner_center.throttle import AdaptiveLimiter, LimiterPolicy
 from shared.servicebus.settlement import RedeliveryPolicy
 from shared.settings import AuthMode, ClientCredentialType, MissingSettingError, Settings
 
@@ -95,12 +97,20 @@ async def open_services(
         if tokens is None:
             refresh, credential = await open_secret_sources(settings, stack)
             tokens = build_token_provider(settings, http, refresh, credential)
+        limiter = None
+        if settings.adaptive_concurrency:
+            pause_store = await stack.enter_async_context(open_pause_store(settings))
+            policy = LimiterPolicy(
+                max_concurrency=settings.max_concurrency, max_pause_wait=settings.max_pause_wait_seconds
+            )
+            limiter = AdaptiveLimiter(policy, shared=SharedPauseMarker(pause_store))
         partner_center = PartnerCenterClient(
             http,
             base_url=settings.partner_center_base_url,
             tokens=tokens,
             application_name=settings.application_name,
             retry=RetryPolicy(attempts=settings.in_call_attempts),
+            limiter=limiter,
         )
         store = await stack.enter_async_context(open_metadata_store(settings))
         metadata = CachedMetadataSource(

@@ -118,6 +118,22 @@ SETTINGS: tuple[SettingSpec, ...] = (
         secret=True,
         local_only=True,
     ),
+    SettingSpec(
+        "PARTNER_CENTER_ADAPTIVE_CONCURRENCY",
+        "true = pace Partner Center calls adaptively (AIMD on 429) and share pauses between instances; "
+        "false = no limiter (each call retries 429s on its own)",
+        "true",
+    ),
+    SettingSpec(
+        "PARTNER_CENTER_MAX_CONCURRENCY",
+        "Most Partner Center calls in flight per process (the adaptive limiter's upper bound)",
+        "32",
+    ),
+    SettingSpec(
+        "PARTNER_CENTER_MAX_PAUSE_WAIT_SECONDS",
+        "Throttling pauses a call waits out in total; a longer pause schedules the message for its end",
+        "60",
+    ),
     # Attestation policy.
     SettingSpec(
         "AGREEMENT_TYPES",
@@ -244,6 +260,9 @@ class Settings:
     client_certificate_path: str
     refresh_token: str
     agreement_types: tuple[str, ...]
+    adaptive_concurrency: bool
+    max_concurrency: int
+    max_pause_wait_seconds: float
     in_call_attempts: int
     retry_budget: int
     retry_base_seconds: float
@@ -286,6 +305,9 @@ class Settings:
             client_certificate_path=_get(env, "PARTNER_CENTER_CLIENT_CERTIFICATE_PATH"),
             refresh_token=_get(env, "PARTNER_CENTER_REFRESH_TOKEN"),
             agreement_types=tuple(t.strip() for t in _get(env, "AGREEMENT_TYPES").split(",") if t.strip()),
+            adaptive_concurrency=_get(env, "PARTNER_CENTER_ADAPTIVE_CONCURRENCY").strip().lower() == "true",
+            max_concurrency=_get_int(env, "PARTNER_CENTER_MAX_CONCURRENCY"),
+            max_pause_wait_seconds=float(_get_int(env, "PARTNER_CENTER_MAX_PAUSE_WAIT_SECONDS")),
             in_call_attempts=_get_int(env, "ATTEST_IN_CALL_ATTEMPTS"),
             retry_budget=_get_int(env, "ATTEST_RETRY_BUDGET"),
             retry_base_seconds=float(_get_int(env, "ATTEST_RETRY_BASE_SECONDS")),

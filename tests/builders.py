@@ -13,7 +13,8 @@ Port fakes
     ``FakeAgreementPoster`` (behind ``AgreementPostAttestation``, for tests of the POST body and request id),
     ``FakeMetadata`` (``MetadataSource``), ``FakeTokens`` (``TokenProvider``), ``RecordingSleep``,
     ``FakeLedger`` (``Ledger``: entries in a dict, every write recorded; ``fail`` makes it unreachable),
-    ``FakeAcceptanceReads`` (Partner Center's two pre-check reads, recorded).
+    ``FakeAcceptanceReads`` (Partner Center's two pre-check reads, recorded),
+    ``ManualClock`` (a clock and a sleep that only move on demand), ``RecordingSharedPause`` (``SharedPause``).
 Service Bus
     ``received_message`` (a real SDK message), ``RecordingMessageActions`` (the settler),
     ``RecordingSender`` (sends, batches and schedules).
@@ -306,6 +307,42 @@ class RecordingSleep:
 
     async def __call__(self, delay: float) -> None:
         self.delays.append(delay)
+
+
+class ManualClock:
+    """A clock that moves only when told to, or when its ``sleep`` is awaited (which records the delay)."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class RecordingSharedPause:
+    """A ``SharedPause`` held in memory: records reads and extensions; ``until`` is what every reader sees."""
+
+    def __init__(self, until: float | None = None) -> None:
+        self.until = until
+        self.reads = 0
+        self.extended: list[float] = []
+
+    async def read(self) -> float | None:
+        self.reads += 1
+        return self.until
+
+    async def extend(self, until: float) -> None:
+        self.extended.append(until)
+        if self.until is None or until > self.until:
+            self.until = until
 
 
 # --- Service Bus --------------------------------------------------------------------------------------------------

@@ -6,6 +6,8 @@
     ├── AlreadyAttested                600061: an identical attestation exists (an idempotent success)
     ├── TransientError                 worth retrying, later or now
     │   ├── Throttled                  429; retry_after from Retry-After (seconds or HTTP-date) or the body
+    │   │   └── Paused                 a throttling pause (this instance's or another's) outlasts what one
+    │   │                              call waits: nothing more was sent; retry_after = the pause left
     │   ├── ServerError                5xx, 408, or a body that says isRetryable: true; retry_after likewise
     │   ├── Unreachable                an answer that is not Partner Center's: a 401/403/404 whose body is none
     │   │                              of its error shapes (empty, HTML, JSON without a code), a 3xx, or a
@@ -105,6 +107,14 @@ class Throttled(TransientError):
 
     def __init__(self, description: str, *, retry_after: float | None, **kwargs: Any) -> None:
         super().__init__(description, retry_after=retry_after, **kwargs)
+
+
+class Paused(Throttled):
+    """Every instance is paused by a Retry-After longer than one call waits; retry after ``retry_after`` seconds.
+
+    Not a failure of the event: the host schedules it for the end of the pause (plus jitter), not on the
+    exponential backoff meant for outages.
+    """
 
 
 class ServerError(TransientError):

@@ -85,6 +85,9 @@ class RetryLater:
     description: str
     # The dead-letter reason once the retry budget is spent: what an operator should look at then.
     exhausted_reason: DeadLetterReason = DeadLetterReason.RETRIES_EXHAUSTED
+    # Partner Center throttling paused every instance for ``retry_after`` seconds: retry at the end of the pause
+    # (plus jitter), not on the exponential backoff meant for outages.
+    paused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +141,8 @@ def outcome_for_error(
             if isinstance(error, pc.Unreachable)
             else DeadLetterReason.RETRIES_EXHAUSTED
         )
-        return RetryLater(event_id, request_id, correlation_id, error.retry_after, description, exhausted)
+        paused = isinstance(error, pc.Paused)
+        return RetryLater(event_id, request_id, correlation_id, error.retry_after, description, exhausted, paused)
     for error_type, reason in _REASON_BY_ERROR:
         if isinstance(error, error_type):
             return DeadLetter(event_id, request_id, correlation_id, reason, description)

@@ -7,6 +7,10 @@ bound to the local simulator or an ``httpx.MockTransport``.
 Every call sends ``MS-RequestId`` (the caller's, for the attestation POST; one per logical call
 otherwise) and keeps it across retries, ``MS-CorrelationId``, ``MS-PartnerCenter-Application`` and JSON
 headers; logs status, Partner Center code, ``MS-CV`` and the request ids — never the token or the body.
+
+With an ``AdaptiveLimiter`` (``throttle.py``; ``bootstrap`` passes one unless the setting turns it off),
+every attempt of every call — the POST and the GETs — first takes the limiter's permit, and a 429 is waited
+out by the process-wide pause instead of the retry policy's backoff.
 """
 
 from __future__ import annotations
@@ -23,7 +27,15 @@ from typing import Any
 
 import httpx
 
-from shared.attestation.errors import AuthError, PartnerCenterError, RequestIds, TransientError, Unreachable
+from shared.attestation.errors import (
+    AuthError,
+    PartnerCenterError,
+    Paused,
+    RequestIds,
+    Throttled,
+    TransientError,
+    Unreachable,
+)
 from shared.attestation.metadata import KNOWN_AGREEMENT_TYPES, AgreementMetadata, AgreementTemplate
 from shared.partner_center.agreement_request import AgreementRequest
 from shared.partner_center.auth import TokenProvider
@@ -34,6 +46,7 @@ from shared.partner_center.responses import (
     translate_transport_error,
 )
 from shared.partner_center.retry import RetryPolicy
+from shared.partner_center.throttle import AdaptiveLimiter, LongPause, Permit
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +100,7 @@ class PartnerCenterClient:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        limiter: AdaptiveLimiter | None = None,
     ) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
@@ -95,6 +109,7 @@ class PartnerCenterClient:
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self.limiter = limiter
 
     async def create_customer_agreement(
         self, request: AgreementRequest, *, request_id: str, correlation_id: str
@@ -170,48 +185,112 @@ class PartnerCenterClient:
         correlation_id: str | None = None,
     ) -> tuple[dict[str, Any], RequestIds]:
         """Send with retries; every attempt of one call carries the same MS-RequestId. Returns the success's
-        JSON object; any other answer is an error of the tree, retried when transient."""
+        JSON object; any other answer is an error of the tree, retried when transient.
+
+        With a limiter, every attempt first takes a permit (pacing, the concurrency cap, pauses), and a 429 is
+        waited out by the next permit (the limiter paused the process) within ``max_pause_wait`` per call,
+        without spending an attempt; a longer pause raises ``Paused``."""
         request_id = request_id or str(uuid.uuid4())
         correlation_id = correlation_id or str(uuid.uuid4())
-        attempt, waited, reauthenticated = 0, 0.0, False
+        attempt, waited, reauthenticated, throttled_rounds = 0, 0.0, False, 0
+        pause_budget = self.limiter.policy.max_pause_wait if self.limiter is not None else 0.0
         while True:
             attempt += 1
-            token = await self._tokens.get_token()
             ids = RequestIds(request_id=request_id, correlation_id=correlation_id)
-            started = time.perf_counter()
-            error: PartnerCenterError
-            cause: BaseException | None = None  # the HTTP stack's exception, chained with ``raise … from``
+            permit = await self._permit(pause_budget, ids)
+            if permit is not None:
+                pause_budget -= permit.paused_for
             try:
-                response = await self._http.request(
-                    method,
-                    self._base_url + path,
-                    params=params,
-                    content=content,
-                    headers=self._headers(token, request_id, correlation_id, has_body=content is not None),
-                )
-            except HTTP_STACK_ERRORS as exc:  # the one edge where the HTTP stack's failures enter the tree
-                error, cause = translate_transport_error(exc, ids), exc
-                self._log(method, path, attempt, started, ids, status=None, error=error)
-            else:
-                ids = RequestIds(request_id, correlation_id, response.headers.get("MS-CV", ""))
-                doc = success_document(response)
-                if doc is not None:
-                    self._log(method, path, attempt, started, ids, status=response.status_code)
-                    return doc, ids
-                error = classify_response(response, ids)
-                self._log(method, path, attempt, started, ids, status=response.status_code, error=error)
-                if response.status_code == 401 and isinstance(error, AuthError | Unreachable) and not reauthenticated:
-                    # The token may have expired or been revoked since it was cached: one fresh try, whatever
-                    # the 401's body, before deciding what the 401 means.
-                    reauthenticated = True
-                    self._tokens.invalidate(token)
+                answer = await self._attempt(method, path, params, content, request_id, correlation_id, attempt)
+            except BaseException:  # the token provider's errors, cancellation: the permit goes back first
+                if permit is not None and self.limiter is not None:
+                    self.limiter.failed(permit)
+                raise
+            await self._release(permit, answer.error)
+            error, ids = answer.error, answer.ids
+            if error is None:
+                assert answer.doc is not None
+                return answer.doc, ids
+            if error.status == 401 and isinstance(error, AuthError | Unreachable) and not reauthenticated:
+                # The token may have expired or been revoked since it was cached: one fresh try, whatever
+                # the 401's body, before deciding what the 401 means.
+                reauthenticated = True
+                self._tokens.invalidate(answer.token)
+                attempt -= 1
+                continue
+            if isinstance(error, Throttled) and self.limiter is not None:
+                # The limiter paused the process: the next permit waits it out, or raises Paused. Each pause lasts
+                # at least ``default_pause``, so the budget bounds the 429s too; the count guards overlapping pauses.
+                throttled_rounds += 1
+                policy = self.limiter.policy
+                if throttled_rounds <= policy.max_pause_wait / policy.default_pause:
                     attempt -= 1
                     continue
             delay = self._retry.next_delay(attempt, error, waited, self._rng)
             if delay is None:
-                raise error from cause
+                raise error from answer.cause
             waited += delay
             await self._sleep(delay)
+
+    async def _permit(self, pause_budget: float, ids: RequestIds) -> Permit | None:
+        """The limiter's permit for one attempt (None without a limiter); a pause too long to wait is ``Paused``."""
+        if self.limiter is None:
+            return None
+        try:
+            return await self.limiter.acquire(pause_budget)
+        except LongPause as pause:
+            raise Paused(
+                f"Partner Center throttling paused every call for another {pause.seconds:.0f} s, "
+                "longer than one call waits",
+                retry_after=pause.seconds,
+                ids=ids,
+            ) from None
+
+    async def _release(self, permit: Permit | None, error: PartnerCenterError | None) -> None:
+        """Tell the limiter how the attempt went: a 429, an answer (any non-transient one counts), or neither."""
+        if permit is None or self.limiter is None:
+            return
+        if isinstance(error, Throttled):
+            await self.limiter.throttled(permit, error.retry_after)
+        elif error is None or not isinstance(error, TransientError):
+            self.limiter.succeeded(permit)
+        else:
+            self.limiter.failed(permit)
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        content: bytes | None,
+        request_id: str,
+        correlation_id: str,
+        attempt: int,
+    ) -> _Answer:
+        """One HTTP exchange, translated: the success's JSON object or an error of the tree."""
+        token = await self._tokens.get_token()
+        ids = RequestIds(request_id=request_id, correlation_id=correlation_id)
+        started = time.perf_counter()
+        try:
+            response = await self._http.request(
+                method,
+                self._base_url + path,
+                params=params,
+                content=content,
+                headers=self._headers(token, request_id, correlation_id, has_body=content is not None),
+            )
+        except HTTP_STACK_ERRORS as exc:  # the one edge where the HTTP stack's failures enter the tree
+            error: PartnerCenterError = translate_transport_error(exc, ids)
+            self._log(method, path, attempt, started, ids, status=None, error=error)
+            return _Answer(token, ids, error=error, cause=exc)
+        ids = RequestIds(request_id, correlation_id, response.headers.get("MS-CV", ""))
+        doc = success_document(response)
+        if doc is not None:
+            self._log(method, path, attempt, started, ids, status=response.status_code)
+            return _Answer(token, ids, doc=doc)
+        error = classify_response(response, ids)
+        self._log(method, path, attempt, started, ids, status=response.status_code, error=error)
+        return _Answer(token, ids, error=error)
 
     def _headers(self, token: str, request_id: str, correlation_id: str, *, has_body: bool) -> dict[str, str]:
         headers = {
@@ -265,6 +344,17 @@ def _contact_of(raw: object) -> tuple[str, str, str, str]:
         return ("", "", "", "")
     first, last, email, phone = (str(raw.get(k) or "") for k in ("firstName", "lastName", "email", "phoneNumber"))
     return (first, last, email, phone)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """One attempt's result: the success's document, or the error (with the HTTP stack's exception, if any)."""
+
+    token: str
+    ids: RequestIds
+    doc: dict[str, Any] | None = None
+    error: PartnerCenterError | None = None
+    cause: BaseException | None = None  # chained with ``raise … from``
 
 
 def _parse_date_agreed(raw: str) -> datetime:

@@ -4,6 +4,9 @@ Only ``TransientError`` is retried (throttling, 5xx/408, connection failures); e
 straight back to the caller. Retries are bounded in attempts *and* in total waiting time, honour
 ``Retry-After``, and add jitter. A ``Retry-After`` longer than ``max_delay`` is not slept through in-call:
 the error goes back to the host, which schedules the message for later instead of holding its lock.
+
+With the adaptive limiter (``throttle.py``), 429s do not come here: the limiter pauses the whole process for
+the Retry-After, and the pause is waited out in the call up to ``PARTNER_CENTER_MAX_PAUSE_WAIT_SECONDS``.
 """
 
 from __future__ import annotations

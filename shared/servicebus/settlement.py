@@ -13,7 +13,9 @@ AlreadyAccepted    complete (the customer had accepted; nothing was posted)
 DeadLetter         dead-letter with the reason code and description; body untouched
 RetryLater         attempt < budget: schedule a copy for later, *then* complete the
                    original — a crash between the two can only duplicate the message
-                   (the consumer is idempotent), never lose it.
+                   (the consumer is idempotent), never lose it. The delay is the
+                   exponential backoff (at least Retry-After); for a throttling pause
+                   (``paused``) it is the pause plus a little jitter instead.
                    attempt = budget: dead-letter as its ``exhausted_reason`` (by default
                    ``RetriesExhausted``) with the last error
 Validated          complete (dry-run hosts only)
@@ -56,6 +58,14 @@ class RedeliveryPolicy:
     budget: int = 8  # scheduled retries before RetriesExhausted
     base_seconds: float = 30.0
     max_seconds: float = 3600.0
+    pause_jitter_seconds: float = 10.0  # the most jitter added to a throttling pause
+
+    def pause_delay(self, pause: float, rng: random.Random, *, time_to_live: float | None = None) -> float:
+        """Seconds until the retry of a message held back by a throttling pause: the pause plus jitter of up to
+        a tenth of it (at least 1 s, at most ``pause_jitter_seconds``), so the copies of one pause do not all
+        arrive at its end; bounded like ``delay``."""
+        jitter = rng.uniform(0.0, min(self.pause_jitter_seconds, max(1.0, pause / 10)))
+        return self._bounded(pause + jitter, time_to_live)
 
     def delay(
         self, attempt: int, retry_after: float | None, rng: random.Random, *, time_to_live: float | None = None
@@ -65,6 +75,9 @@ class RedeliveryPolicy:
         treated as absent."""
         backoff = exponential_delay(attempt, base=self.base_seconds, cap=self.max_seconds, rng=rng)
         wanted = max(backoff, retry_after) if retry_after is not None and _usable(retry_after) else backoff
+        return self._bounded(wanted, time_to_live)
+
+    def _bounded(self, wanted: float, time_to_live: float | None) -> float:
         ceiling = self.max_seconds
         if time_to_live is not None and math.isfinite(time_to_live) and time_to_live > 0:
             ceiling = min(ceiling, time_to_live)
@@ -125,7 +138,10 @@ def decide(
                 _short(f"gave up after {attempt} scheduled retries; last error: {outcome.description}"),
             )
         next_attempt = attempt + 1
-        delay = policy.delay(next_attempt, outcome.retry_after, rng, time_to_live=time_to_live)
+        if outcome.paused and outcome.retry_after is not None and _usable(outcome.retry_after):
+            delay = policy.pause_delay(outcome.retry_after, rng, time_to_live=time_to_live)
+        else:
+            delay = policy.delay(next_attempt, outcome.retry_after, rng, time_to_live=time_to_live)
         return ScheduleRetry(delay, next_attempt)
     raise TypeError(f"unknown outcome {type(outcome).__name__}")  # pragma: no cover — the union is closed
 

@@ -42,6 +42,9 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
             {
                 "ServiceBusConnection": servicebus.connection_string,  # the retry sender; never set in Azure
                 "ATTEST_RETRY_BUDGET": "2",
+                # One worker serves the whole session, and a throttling pause outlives the test that caused it:
+                # the limiter is off here (tests/unit/partner_center/test_pc_throttle.py, test_shared_pause.py).
+                "PARTNER_CENTER_ADAPTIVE_CONCURRENCY": "false",
                 # The strict setting for the RpcLog checks: debug records of every library reach the host.
                 "PYTHON_ENABLE_DEBUG_LOGGING": "1",
             }

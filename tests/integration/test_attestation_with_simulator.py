@@ -60,11 +60,12 @@ async def test_customer_problems_dead_letter_with_reason(
 async def test_long_retry_after_becomes_retry_later_without_waiting(
     simulator: SimulatorServer, services: Services
 ) -> None:
-    """A 429 with Retry-After 30 s is not slept through in-call: RetryLater carries the 30 s."""
-    simulator.state.configure_faults(throttle_rate=1.0, retry_after_seconds=30)
+    """A 429 with Retry-After 90 s (over the 60 s a call waits) is not slept through: a paused RetryLater for 90 s."""
+    simulator.state.configure_faults(throttle_rate=1.0, retry_after_seconds=90)
     outcome = await services.attestor.attest_body(as_body(fresh_event_doc()))
     assert isinstance(outcome, RetryLater)
-    assert outcome.retry_after == 30
+    assert outcome.paused
+    assert outcome.retry_after == pytest.approx(90, abs=5)
 
 
 async def test_server_error_storm_ends_in_retry_later(simulator: SimulatorServer, services: Services) -> None:

@@ -114,7 +114,7 @@ async def test_no_secret_or_personal_data_reaches_a_log_line(
             fresh_event_doc(primaryContact=contacts[1], customerTenantId="00000404-0000-4000-8000-00000000000a")
         )
         await _deliver(fresh_event_doc(primaryContact={**contacts[0], "email": "broken"}))
-        simulator.state.configure_faults(throttle_rate=1.0, retry_after_seconds=30)
+        simulator.state.configure_faults(throttle_rate=1.0, retry_after_seconds=90)  # beyond the in-call wait
         await _deliver(fresh_event_doc(primaryContact=contacts[0]))
         token = await services.tokens.get_token()
     formatter = JsonFormatter()

@@ -10,8 +10,10 @@ from shared.servicebus.settlement import DeadLetterMessage, RedeliveryPolicy, Sc
 POLICY = RedeliveryPolicy(budget=3)
 
 
-def _retry_later(**kwargs: DeadLetterReason) -> RetryLater:
-    return RetryLater("crm-42", "req-1", "corr-1", None, "HTTP 404: Not Found", **kwargs)
+def _retry_later(exhausted_reason: DeadLetterReason | None = None) -> RetryLater:
+    if exhausted_reason is None:
+        return RetryLater("crm-42", "req-1", "corr-1", None, "HTTP 404: Not Found")
+    return RetryLater("crm-42", "req-1", "corr-1", None, "HTTP 404: Not Found", exhausted_reason)
 
 
 def test_exhausted_retry_uses_the_outcomes_reason() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import random
@@ -20,6 +21,7 @@ from shared.attestation.errors import (
     AlreadyAttested,
     AuthError,
     ConnectionFailed,
+    Paused,
     ServerError,
     Throttled,
     UnknownCustomer,
@@ -29,7 +31,8 @@ from shared.attestation.metadata import MCA, MCLOUDA
 from shared.partner_center.agreement_request import AgreementRequest
 from shared.partner_center.client import CreatedAgreement, CustomerAgreement, PartnerCenterClient
 from shared.partner_center.retry import RetryPolicy
-from tests.builders import FakeTokens, RecordingSleep
+from shared.partner_center.throttle import AdaptiveLimiter, LimiterPolicy
+from tests.builders import FakeTokens, ManualClock, RecordingSleep
 
 BASE_URL = "https://pc.example"
 TENANT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -83,7 +86,9 @@ def _fault(status: int, code: int, description: str, headers: dict[str, str] | N
 class Harness:
     """One client wired to a fake Partner Center, fake tokens and a recording sleep."""
 
-    def __init__(self, server: FakePartnerCenter, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, server: FakePartnerCenter, retry: RetryPolicy | None = None, limiter: AdaptiveLimiter | None = None
+    ) -> None:
         self.server = server
         self.tokens = FakeTokens()
         self.sleep = RecordingSleep()
@@ -96,6 +101,7 @@ class Harness:
             retry=retry or RetryPolicy(attempts=3, base_delay=0.5, max_delay=8.0, max_total_delay=20.0),
             sleep=self.sleep,
             rng=random.Random(1),
+            limiter=limiter,
         )
 
     async def __aenter__(self) -> Harness:
@@ -570,3 +576,65 @@ async def test_log_of_a_dropped_connection(caplog: pytest.LogCaptureFixture) -> 
     assert record.__dict__["status"] is None
     assert record.__dict__["error_kind"] == "ConnectionFailed"
     assert record.__dict__["ms_request_id"] == REQUEST_ID
+
+
+# --- the adaptive limiter ----------------------------------------------------------------------------------------
+
+
+class RefusingOnceTokens(FakeTokens):
+    """The token endpoint refuses the first request (recorded in ``refused``), then hands out tokens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = 0
+
+    async def get_token(self) -> str:
+        if self.refused == 0:
+            self.refused += 1
+            raise AuthError("token endpoint refused")
+        return await super().get_token()
+
+
+def _limiter(clock: ManualClock) -> AdaptiveLimiter:
+    return AdaptiveLimiter(LimiterPolicy(max_pause_wait=60.0), clock=clock, sleep=clock.sleep)
+
+
+async def test_with_the_limiter_429s_are_waited_out_as_pauses_without_spending_attempts() -> None:
+    """Three 429s (Retry-After 2) then 201 with 3 attempts: the limiter pauses 2 s each time and the call succeeds."""
+    throttled = httpx.Response(429, headers={"Retry-After": "2"})
+    server = FakePartnerCenter(throttled, throttled, throttled, _created())
+    clock = ManualClock()
+    async with Harness(server, limiter=_limiter(clock)) as h:
+        created = await h.attest()
+
+    assert created.user_id == "user-7"
+    assert len(server.requests) == 4
+    assert clock.sleeps.count(2.0) == 3
+    assert h.sleep.delays == []  # the retry policy's own sleep is not used for 429s
+    assert set(server.header("MS-RequestId")) == {REQUEST_ID}
+
+
+async def test_with_the_limiter_a_pause_longer_than_a_call_waits_raises_paused() -> None:
+    """Retry-After 120 (over the 60 s a call waits): ``Paused`` with the 120 s left, after one request only."""
+    server = FakePartnerCenter(httpx.Response(429, headers={"Retry-After": "120"}))
+    clock = ManualClock()
+    async with Harness(server, limiter=_limiter(clock)) as h:
+        with pytest.raises(Paused) as caught:
+            await h.attest()
+
+    assert caught.value.retry_after == pytest.approx(120.0)
+    assert len(server.requests) == 1
+
+
+async def test_with_the_limiter_a_token_failure_gives_the_permit_back() -> None:
+    """The token provider fails inside a permit (maximum concurrency 1): the next call still gets one."""
+    server = FakePartnerCenter(_created())
+    clock = ManualClock()
+    limiter = AdaptiveLimiter(LimiterPolicy(max_concurrency=1), clock=clock, sleep=clock.sleep)
+    async with Harness(server, limiter=limiter) as h:
+        h.client = PartnerCenterClient(h.http, base_url=BASE_URL, tokens=RefusingOnceTokens(), limiter=limiter)
+        with pytest.raises(AuthError):
+            await h.attest()
+        created = await asyncio.wait_for(h.attest(), timeout=5)
+
+    assert created.user_id == "user-7"
