@@ -38,7 +38,7 @@ class StatusKind(StrEnum):
     UNKNOWN = "unknown"
 
 
-AttestationIdLocation = Literal["body", "query", "header"]
+AttestationIdLocation = Literal["body", "query"]
 
 
 class EnhancedApiConfigError(ValueError):
@@ -69,8 +69,8 @@ class EnhancedApiSettings:
     attestation_id_name: str = "attestationId"
 
     def __post_init__(self) -> None:
-        if self.attestation_id_location not in ("body", "query", "header"):
-            raise EnhancedApiConfigError("attestationIdLocation must be one of body, query, header")
+        if self.attestation_id_location not in ("body", "query"):
+            raise EnhancedApiConfigError("attestationIdLocation must be one of body, query")
         for name in ("create_path", "status_path", "agreement_path"):
             if not getattr(self, name).startswith("/"):
                 raise EnhancedApiConfigError(f"{_camel(name)} must start with /")

@@ -49,7 +49,7 @@ def test_a_file_overrides_only_the_keys_it_names(tmp_path: Path) -> None:
         ({"apiVersoin": "v2"}, "apiVersoin is not a setting of the enhanced API"),
         ({"statusAccepted": "Accepted"}, "statusAccepted must be a list of strings"),
         ({"apiVersion": 2}, "apiVersion must be a string"),
-        ({"attestationIdLocation": "cookie"}, "attestationIdLocation must be one of body, query, header"),
+        ({"attestationIdLocation": "cookie"}, "attestationIdLocation must be one of body, query"),
         ({"statusPath": "v1/x"}, "statusPath must start with /"),
         ({"responseIdField": ""}, "responseIdField must not be empty"),
         (["apiVersion"], "must be a JSON object"),
