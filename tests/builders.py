@@ -6,7 +6,7 @@ Events
     remember), ``cloud_event`` and ``event_grid_event`` (envelopes). Keyword arguments replace top-level
     fields by their wire name; ``...`` removes one.
 Personal data
-    ``FIRST``, ``LAST``, ``EMAIL``, ``PHONE``: unusual on purpose, so "does an error message or a log line
+    ``FIRST``, ``LAST``, ``EMAIL``, ``PHONE``, ``COMPANY``: unusual on purpose, so "does an error message or a log line
     echo the input?" cannot be fooled by a common word.
 Port fakes
     ``FakeAttestation`` (the ``Attestation`` port, for use-case tests that need only the port),
@@ -136,6 +136,28 @@ def event_grid_event(**members: Any) -> dict[str, Any]:
         "metadataVersion": "1",
     }
     return _replaced(envelope, members)
+
+
+COMPANY = "Quillfeather Zephyr Holdings"  # personal data too (a sole trader's company is a person's name)
+
+
+def signatory(**fields: Any) -> dict[str, Any]:
+    """The default contract v2 signatory (every field set); ``fields`` replace fields, ``...`` removes one."""
+    return _replaced({"firstName": FIRST, "lastName": LAST, "email": EMAIL, "phoneNumber": PHONE}, fields)
+
+
+def acceptance_requested_doc(**fields: Any) -> dict[str, Any]:
+    """A valid bare contract v2 event ("MCA acceptance requested"); ``fields`` replace top-level fields."""
+    doc = {
+        "contractVersion": 2,
+        "eventId": EVENT_ID,
+        "customerTenantId": TENANT,
+        "country": "DE",
+        "language": "de-DE",
+        "companyName": COMPANY,
+        "signatory": signatory(),
+    }
+    return _replaced(doc, fields)
 
 
 # --- the ports ----------------------------------------------------------------------------------------------------

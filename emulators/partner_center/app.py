@@ -22,7 +22,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from emulators.partner_center import control, entra, partner_api
+from emulators.partner_center import control, enhanced_routes, entra, partner_api
 from emulators.partner_center.bodies import Reply, empty, throttled
 from emulators.partner_center.faults import Outcome
 from emulators.partner_center.keys import IDENTITY, STATE
@@ -124,6 +124,7 @@ def build_app(state: SimulatorState) -> web.Application:
     app = web.Application(middlewares=[partner_center_edge], client_max_size=1024**2)
     app[STATE] = state
     partner_api.add_routes(app)
+    enhanced_routes.add_routes(app)
     entra.add_routes(app)
     control.add_routes(app)
     return app

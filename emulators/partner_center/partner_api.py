@@ -6,8 +6,11 @@ Authentication, faults, the per-partner rate limit and the response headers are 
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 
+from emulators.partner_center.enhanced import ATTESTATION_ID_FIELD
 from emulators.partner_center.keys import IDENTITY, STATE
 
 
@@ -26,12 +29,31 @@ async def get_agreements(request: web.Request) -> web.StreamResponse:
 
 
 async def post_customer_agreement(request: web.Request) -> web.StreamResponse:
-    """``POST /v1/customers/{id}/agreements``: attest, once per MS-RequestId."""
+    """``POST /v1/customers/{id}/agreements``: attest, once per MS-RequestId.
+
+    A body with ``attestationId`` finalizes an enhanced attestation: allowed once the customer accepted it.
+    """
     raw = await request.read()
-    reply = request.app[STATE].attest(
-        request.match_info["customer_id"], raw, request[IDENTITY], request.headers.get("MS-RequestId")
-    )
+    state = request.app[STATE]
+    customer_id = request.match_info["customer_id"]
+    attestation_id = _attestation_id(raw)
+    if attestation_id is not None:
+        refusal = state.enhanced.check_finalize(customer_id, attestation_id)
+        if refusal is not None:
+            return refusal.to_response()
+    reply = state.attest(customer_id, raw, request[IDENTITY], request.headers.get("MS-RequestId"))
+    if attestation_id is not None and reply.status in (200, 201):
+        state.enhanced.finalized(str(attestation_id))
     return reply.to_response()
+
+
+def _attestation_id(raw: bytes) -> object | None:
+    """The body's ``attestationId`` (any JSON value), or None when there is none or no JSON object."""
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return body.get(ATTESTATION_ID_FIELD) if isinstance(body, dict) else None
 
 
 async def get_customer_agreements(request: web.Request) -> web.StreamResponse:

@@ -43,6 +43,7 @@ from emulators.partner_center.conventions import (
     DEFAULT_USER_ID,
 )
 from emulators.partner_center.customers import CustomerDirectory, UnknownCustomerResponse
+from emulators.partner_center.enhanced import EnhancedWorld
 from emulators.partner_center.faults import FaultConfig, FaultInjector
 from emulators.partner_center.tokens import Identity, TokenStore
 
@@ -126,6 +127,7 @@ class SimulatorState:
         self._templates: dict[str, Template] = {t.template_id.lower(): t for t in self._config.templates}
         self._customers = CustomerDirectory()
         self._attestations: dict[str, list[Attestation]] = {}
+        self.enhanced = EnhancedWorld()  # the enhanced attestation's world (its own lock)
         self._replies: dict[str, tuple[Reply, float]] = {}
         self._raw_records: dict[str, set[str]] = {}  # customer → request ids of POSTs that would have created one
         self._requests: Counter[tuple[str, str]] = Counter()

@@ -174,6 +174,22 @@ class PartnerCenterClient:
         )
         return bool(doc.get("isSigned"))
 
+    async def call_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        request_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> tuple[dict[str, Any], RequestIds]:
+        """A route this client has no typed method for (the enhanced attestation's adapter): the same headers,
+        retries, re-authentication and error translation; returns the success's JSON object and the ids."""
+        return await self._call(
+            method, path, params=params, content=body, request_id=request_id, correlation_id=correlation_id
+        )
+
     async def _call(
         self,
         method: str,

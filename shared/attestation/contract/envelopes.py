@@ -201,8 +201,15 @@ class Unwrapped:
         return bool(self.prefix)
 
 
-def unwrap(doc: Mapping[str, Any]) -> Unwrapped:
-    """The payload of a decoded body, bare or in an envelope, with the envelope's errors (never raises)."""
+Envelopes = Mapping[Form, type[CloudEventEnvelope | EventGridEnvelope]]
+
+
+def unwrap(doc: Mapping[str, Any], envelopes: Envelopes | None = None) -> Unwrapped:
+    """The payload of a decoded body, bare or in an envelope, with the envelope's errors (never raises).
+
+    ``envelopes`` are the models the envelope attributes are checked with (by default contract v1's;
+    contract v2 passes its own, which differ in the event type only).
+    """
     form = form_of(doc)
     if form == "bare":
         return Unwrapped(doc)
@@ -211,7 +218,7 @@ def unwrap(doc: Mapping[str, Any]) -> Unwrapped:
     errors: list[FieldError] = []
     envelope_id = None
     try:
-        envelope_id = _ENVELOPES[form].model_validate(doc).id
+        envelope_id = (envelopes or _ENVELOPES)[form].model_validate(doc).id
     except ValidationError as exc:
         errors += field_errors(exc)
     payload, prefix, payload_errors = _payload(doc, base64_allowed=form == "cloudevents")

@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BeforeValidator, EmailStr, StringConstraint
 MAX_NAME_CHARS = 100
 MAX_EMAIL_CHARS = 254  # RFC 5321 path limit
 MAX_PHONE_CHARS = 32
+MAX_COMPANY_CHARS = 256  # contract v2's companyName
 MAX_ID_CHARS = 128  # Service Bus message ids are at most 128 characters; the event id becomes one
 ALLOWED_CLOCK_SKEW = timedelta(minutes=5)
 
@@ -147,6 +148,14 @@ Name = Annotated[
     AfterValidator(_no_control_chars),
     AfterValidator(_no_format_chars_but_joiners),
 ]
+# Contract v2: a company name follows the name rules, with more room.
+CompanyName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_COMPANY_CHARS),
+    BeforeValidator(_trimmed_nfc),
+    AfterValidator(_no_control_chars),
+    AfterValidator(_no_format_chars_but_joiners),
+]
 Guid = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_canonical_guid)]
 DateAgreed = Annotated[datetime, BeforeValidator(_iso_8601_not_unix_time), AfterValidator(_utc_not_in_future)]
 Email = Annotated[EmailStr, StringConstraints(max_length=MAX_EMAIL_CHARS), BeforeValidator(nfc)]
@@ -163,7 +172,6 @@ Identifier = Annotated[
 # Pydantic error types mapped to reasons that never include the offending value.
 _REASONS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "missing": lambda _: "is required",
-    "extra_forbidden": lambda _: "is not a field of contract v1",
     "string_type": lambda _: "must be a string",
     "string_unicode": lambda _: "must be valid Unicode text (no lone surrogates)",
     "dict_type": lambda _: "must be an object",
@@ -180,19 +188,24 @@ _REASONS: dict[str, Callable[[Mapping[str, Any]], str]] = {
 }
 
 
-def _reason(error: Mapping[str, Any]) -> str:
+def _reason(error: Mapping[str, Any], contract: str) -> str:
     kind = str(error["type"])
     ctx = error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return f"is not a field of contract {contract}"
     if kind == "value_error" and "email" in str(error.get("msg", "")).lower():
         return "must be a valid email address"
     explain = _REASONS.get(kind)
     return explain(ctx) if explain else f"is not valid ({kind})"
 
 
-def field_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
-    """Pydantic's errors as ``FieldError``s with readable reasons; ``prefix`` is prepended to each path."""
+def field_errors(exc: ValidationError, prefix: str = "", *, contract: str = "v1") -> list[FieldError]:
+    """Pydantic's errors as ``FieldError``s with readable reasons; ``prefix`` is prepended to each path.
+
+    ``contract`` names the contract an unknown field is not part of (``is not a field of contract v1``).
+    """
     errors = []
     for error in exc.errors(include_input=False, include_url=False):
         path = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-"))
-        errors.append(FieldError(f"{prefix}{path}" if path else prefix.rstrip(".") or "body", _reason(error)))
+        errors.append(FieldError(f"{prefix}{path}" if path else prefix.rstrip(".") or "body", _reason(error, contract)))
     return errors
