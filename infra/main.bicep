@@ -73,6 +73,14 @@ param agreementTypes string = 'MicrosoftCustomerAgreement'
 @description('NCRONTAB schedule of the agreement-metadata refresh.')
 param metadataRefreshSchedule string = '0 0 */6 * * *'
 
+@description('NCRONTAB schedule of the reconciliation of the whole ledger against Partner Center (daily, 05:00 UTC).')
+param reconcileSchedule string = '0 0 5 * * *'
+
+@description('Customers the reconciliation reads from Partner Center at once; its reads share the throttling of attestation.')
+@minValue(1)
+@maxValue(64)
+param reconcileConcurrency int = 8
+
 param metadataCacheTtlSeconds int = 21600
 param attestInCallAttempts int = 3
 param attestRetryBudget int = 8
@@ -85,6 +93,9 @@ param queueName string = 'mca-events'
 param duplicateDetectionWindow string = 'P1D'
 
 param metadataCacheContainerName string = 'agreement-metadata'
+
+@description('Blob container of the daily reconciliation reports (HTML and JSON), in the cache storage account.')
+param reconcileReportContainerName string = 'reconciliation-reports'
 
 @description('Table of the attestation ledger, in the cache storage account.')
 param ledgerTableName string = 'attestations'
@@ -260,6 +271,7 @@ var appSettings = {
   AZURE_CLIENT_ID: identity.outputs.clientId
   SERVICEBUS_QUEUE_NAME: serviceBus.outputs.queueName
   METADATA_REFRESH_SCHEDULE: metadataRefreshSchedule
+  RECONCILE_SCHEDULE: reconcileSchedule
   // Partner Center.
   PARTNER_CENTER_BASE_URL: partnerCenterBaseUrl
   PARTNER_CENTER_APPLICATION_NAME: partnerCenterApplicationName
@@ -288,6 +300,10 @@ var appSettings = {
   LEDGER_TABLE: ledgerTableName
   LEDGER_CONTACT_HASH_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${ledgerContactHashKeySecretName}/)'
   ATTEST_PRECHECK: attestPrecheck ? 'true' : 'false'
+  // Daily reconciliation reports (identity-based), beside the metadata cache.
+  RECONCILE_REPORT_ACCOUNT_URL: cacheStorage.outputs.blobEndpoint
+  RECONCILE_REPORT_CONTAINER: reconcileReportContainerName
+  RECONCILE_CONCURRENCY: string(reconcileConcurrency)
   // Telemetry: an ingestion endpoint and instrumentation key, not a credential to read data.
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
 }
