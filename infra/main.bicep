@@ -199,6 +199,7 @@ module cacheStorage 'modules/storage.bicep' = {
     tags: allTags
     containerNames: [
       metadataCacheContainerName
+      reconcileReportContainerName
     ]
     tableNames: [
       ledgerTableName
@@ -237,6 +238,7 @@ module roles 'modules/roles.bicep' = {
     hostStorageName: hostStorage.outputs.name
     cacheStorageName: cacheStorage.outputs.name
     cacheContainerName: metadataCacheContainerName
+    reportContainerName: reconcileReportContainerName
     ledgerTableName: ledgerTableName
     serviceBusNamespaceName: serviceBus.outputs.namespaceName
     queueName: serviceBus.outputs.queueName
@@ -370,6 +372,11 @@ module worker 'modules/worker.bicep' = if (deployWorker) {
     registryServer: workerRegistryServer
     command: workerCommand
     settings: appSettings
+    // App Service resolves @Microsoft.KeyVault(...) references; Container Apps do not: the worker reads the
+    // same secret as a Key Vault secret reference of its own (with the app identity), under the same name.
+    keyVaultSettings: {
+      LEDGER_CONTACT_HASH_KEY: '${keyVault.outputs.uri}secrets/${ledgerContactHashKeySecretName}'
+    }
     serviceBusNamespaceName: serviceBus.outputs.namespaceName
     queueName: serviceBus.outputs.queueName
   }
@@ -392,6 +399,7 @@ output KEY_VAULT_NAME string = keyVault.outputs.name
 output KEY_VAULT_URL string = keyVault.outputs.uri
 output HOST_STORAGE_ACCOUNT_NAME string = hostStorage.outputs.name
 output METADATA_CACHE_ACCOUNT_URL string = cacheStorage.outputs.blobEndpoint
+output RECONCILE_REPORT_CONTAINER string = reconcileReportContainerName
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output LOG_ANALYTICS_WORKSPACE_NAME string = monitoring.outputs.workspaceName
 output WORKER_APP_NAME string = deployWorker ? names.worker : ''
