@@ -6,8 +6,10 @@ Everything else — settings, clients, caches — is built on first use (see ``f
 import azure.functions as func
 
 from functions.attest_queue import bp as attest_queue
+from functions.reconcile_daily import bp as reconcile_daily
 from functions.refresh_metadata import bp as refresh_metadata
 
 app = func.FunctionApp()
 app.register_functions(attest_queue)
 app.register_functions(refresh_metadata)
+app.register_functions(reconcile_daily)

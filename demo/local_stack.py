@@ -2,7 +2,9 @@
 
 Starts the Partner Center simulator as its own process (with a little throttling, so retries show),
 points the ``mca-attest`` command at it through the same app settings production uses, attests the
-example events, prints the report, and stops everything it started.
+example events (one customer already accepted in the admin center, so the pre-check skips it), prints the
+report, replays a fixed dead letter, reconciles the CRM's view with the ledger and Partner Center (a table and
+an HTML report), and stops everything it started.
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ def run_command(args: list[str], env: Mapping[str, str]) -> int:
 QUEUE = "mca-events"
 BURST_EVENTS = 120
 FIXED_CUSTOMER = "5b2e9d41-7c3a-4f8e-a1d6-0e4b7c9f2a13"  # the right tenant id for crm-2026-0007
+DIRECT_SIGNED_EVENT = "crm-2026-0014"  # its customer accepted in the Microsoft 365 admin center
+NEVER_PUBLISHED: dict[str, object] = {  # the CRM marked this customer signed, but its event never reached the queue
+    "eventId": "crm-2026-0016",
+    "customerTenantId": "b6d3f9a2-5e1c-4a8b-9d7f-2c4e6a8b0d35",
+    "dateAgreed": "2026-11-19T08:00:00Z",
+    "primaryContact": {"firstName": "Grady", "lastName": "Archie", "email": "grady.archie@example.com"},
+}
+RECONCILIATION_REPORT = REPORTS / "reconciliation.html"
 
 
 def step(title: str) -> None:
@@ -58,6 +68,23 @@ def write_burst(path: Path, count: int) -> None:
             out.write(json.dumps(event) + "\n")
 
 
+def example_events() -> list[dict[str, object]]:
+    return [json.loads(line) for line in (EXAMPLES / "events.jsonl").read_text(encoding="utf-8").splitlines() if line]
+
+
+def customer_of(event_id: str) -> str:
+    return next(str(e["customerTenantId"]) for e in example_events() if e.get("eventId") == event_id)
+
+
+def write_crm_export(path: Path) -> None:
+    """What the CRM holds now: the example events with crm-2026-0007's tenant id fixed, and one more signed
+    customer whose event was never published."""
+    with path.open("w", encoding="utf-8") as out:
+        for event in [*example_events(), NEVER_PUBLISHED]:
+            fixed = {"customerTenantId": FIXED_CUSTOMER} if event.get("eventId") == "crm-2026-0007" else {}
+            out.write(json.dumps({**event, **fixed}) + "\n")
+
+
 def queue_is_empty(connection_string: str) -> bool:
     """Nothing active, locked or scheduled on the events queue (peek sees all of them)."""
     from azure.servicebus import ServiceBusClient
@@ -66,16 +93,18 @@ def queue_is_empty(connection_string: str) -> bool:
         return not r.peek_messages(max_message_count=1)
 
 
-def wait_until_settled(connection_string: str, simulator: LocalSimulator, limit_seconds: float) -> None:
+def wait_until_settled(
+    connection_string: str, simulator: LocalSimulator, limit_seconds: float, *, warm_up: float = 0, poll: float = 2
+) -> None:
     deadline = time.monotonic() + limit_seconds
-    time.sleep(2)  # the worker needs a moment to open its handlers
+    time.sleep(warm_up)
     while time.monotonic() < deadline:
         stats = simulator.stats()
         throttled = sum(v for route in stats["requests"].values() for k, v in route.items() if k == "429")
         print(f"  attested so far: {stats['attestations']:4d}   throttled answers (429): {throttled}", flush=True)
         if queue_is_empty(connection_string):
             return
-        time.sleep(2)
+        time.sleep(poll)
     raise RuntimeError(f"the queue did not drain within {limit_seconds:.0f} s")
 
 
@@ -127,6 +156,10 @@ def main() -> int:
             "ATTEST_RETRY_MAX_SECONDS": "5",
         }
 
+        direct = customer_of(DIRECT_SIGNED_EVENT)
+        simulator.set_direct_signed(direct)
+        print(f"Customer {direct} ({DIRECT_SIGNED_EVENT}) already accepted the MCA in the Microsoft 365 admin center")
+
         step("1. The CRM publishes the example events (three are invalid and refused) and a burst of 120")
         run_command(["publish", str(EXAMPLES / "events.jsonl")], env)
         run_command(["publish", str(burst)], env)
@@ -141,7 +174,8 @@ def main() -> int:
                 stderr=sink,
             )
         try:
-            wait_until_settled(connection_string, simulator, limit_seconds=90)
+            # The worker needs a moment to open its handlers.
+            wait_until_settled(connection_string, simulator, limit_seconds=90, warm_up=2)
 
             step("3. Outcome, and the dead letters an operator would look at")
             print_tally(worker_log, simulator)
@@ -161,7 +195,8 @@ def main() -> int:
                 ],
                 env,
             )
-            wait_until_settled(connection_string, simulator, limit_seconds=60)
+            # The worker is warm: the replayed copy is attested within a second.
+            wait_until_settled(connection_string, simulator, limit_seconds=60, warm_up=1, poll=0.5)
 
             step("5. Final tally (NoRelationship needs a reseller relationship first, so it stays dead-lettered)")
             print_tally(worker_log, simulator)
@@ -170,7 +205,16 @@ def main() -> int:
             worker.send_signal(signal.SIGTERM)
             code = worker.wait(timeout=60)
         print(f"\nworker stopped (exit {code}); logs: {worker_log}")
-        return code
+        if code != 0:
+            return code
+
+        step("6. Reconcile the CRM's export with the ledger and Partner Center (exit 1: something needs action)")
+        crm_export = REPORTS / "crm-export.jsonl"
+        write_crm_export(crm_export)
+        RECONCILIATION_REPORT.unlink(missing_ok=True)
+        reconciled = run_command(["reconcile", str(crm_export), "--report", str(RECONCILIATION_REPORT)], env)
+        print(f"reconcile exit {reconciled}; report for the ticket: {RECONCILIATION_REPORT}")
+        return 0 if RECONCILIATION_REPORT.is_file() else 1
 
 
 if __name__ == "__main__":

@@ -33,6 +33,17 @@ class LocalSimulator:
         with urllib.request.urlopen(self.base_url + "/_simulator/stats", timeout=10) as response:  # noqa: S310 — loopback
             return dict(json.loads(response.read()))
 
+    def set_direct_signed(self, customer_id: str, signed: bool = True) -> None:
+        """Mark a customer as having accepted the MCA in the Microsoft 365 admin center (the control API)."""
+        request = urllib.request.Request(  # noqa: S310 — loopback
+            f"{self.base_url}/_simulator/customers/{customer_id}/direct-signed",
+            data=json.dumps({"isSigned": signed}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="PUT",
+        )
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 — loopback
+            pass
+
     def app_settings(self, cache_dir: Path) -> dict[str, str]:
         return simulator_app_settings(self.base_url, self.token_url, cache_dir)
 

@@ -73,6 +73,14 @@ param agreementTypes string = 'MicrosoftCustomerAgreement'
 @description('NCRONTAB schedule of the agreement-metadata refresh.')
 param metadataRefreshSchedule string = '0 0 */6 * * *'
 
+@description('NCRONTAB schedule of the reconciliation of the whole ledger against Partner Center (daily, 05:00 UTC).')
+param reconcileSchedule string = '0 0 5 * * *'
+
+@description('Customers the reconciliation reads from Partner Center at once; its reads share the throttling of attestation.')
+@minValue(1)
+@maxValue(64)
+param reconcileConcurrency int = 8
+
 param metadataCacheTtlSeconds int = 21600
 
 @description('Pace Partner Center calls adaptively (AIMD on 429) and share throttling pauses between instances (docs/operations.md).')
@@ -96,6 +104,9 @@ param queueName string = 'mca-events'
 param duplicateDetectionWindow string = 'P1D'
 
 param metadataCacheContainerName string = 'agreement-metadata'
+
+@description('Blob container of the daily reconciliation reports (HTML and JSON), in the cache storage account.')
+param reconcileReportContainerName string = 'reconciliation-reports'
 
 @description('Table of the attestation ledger, in the cache storage account.')
 param ledgerTableName string = 'attestations'
@@ -199,6 +210,7 @@ module cacheStorage 'modules/storage.bicep' = {
     tags: allTags
     containerNames: [
       metadataCacheContainerName
+      reconcileReportContainerName
     ]
     tableNames: [
       ledgerTableName
@@ -237,6 +249,7 @@ module roles 'modules/roles.bicep' = {
     hostStorageName: hostStorage.outputs.name
     cacheStorageName: cacheStorage.outputs.name
     cacheContainerName: metadataCacheContainerName
+    reportContainerName: reconcileReportContainerName
     ledgerTableName: ledgerTableName
     serviceBusNamespaceName: serviceBus.outputs.namespaceName
     queueName: serviceBus.outputs.queueName
@@ -271,6 +284,7 @@ var appSettings = {
   AZURE_CLIENT_ID: identity.outputs.clientId
   SERVICEBUS_QUEUE_NAME: serviceBus.outputs.queueName
   METADATA_REFRESH_SCHEDULE: metadataRefreshSchedule
+  RECONCILE_SCHEDULE: reconcileSchedule
   // Partner Center.
   PARTNER_CENTER_BASE_URL: partnerCenterBaseUrl
   PARTNER_CENTER_APPLICATION_NAME: partnerCenterApplicationName
@@ -302,6 +316,10 @@ var appSettings = {
   LEDGER_TABLE: ledgerTableName
   LEDGER_CONTACT_HASH_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${ledgerContactHashKeySecretName}/)'
   ATTEST_PRECHECK: attestPrecheck ? 'true' : 'false'
+  // Daily reconciliation reports (identity-based), beside the metadata cache.
+  RECONCILE_REPORT_ACCOUNT_URL: cacheStorage.outputs.blobEndpoint
+  RECONCILE_REPORT_CONTAINER: reconcileReportContainerName
+  RECONCILE_CONCURRENCY: string(reconcileConcurrency)
   // Telemetry: an ingestion endpoint and instrumentation key, not a credential to read data.
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
 }
@@ -368,6 +386,11 @@ module worker 'modules/worker.bicep' = if (deployWorker) {
     registryServer: workerRegistryServer
     command: workerCommand
     settings: appSettings
+    // App Service resolves @Microsoft.KeyVault(...) references; Container Apps do not: the worker reads the
+    // same secret as a Key Vault secret reference of its own (with the app identity), under the same name.
+    keyVaultSettings: {
+      LEDGER_CONTACT_HASH_KEY: '${keyVault.outputs.uri}secrets/${ledgerContactHashKeySecretName}'
+    }
     serviceBusNamespaceName: serviceBus.outputs.namespaceName
     queueName: serviceBus.outputs.queueName
   }
@@ -390,6 +413,7 @@ output KEY_VAULT_NAME string = keyVault.outputs.name
 output KEY_VAULT_URL string = keyVault.outputs.uri
 output HOST_STORAGE_ACCOUNT_NAME string = hostStorage.outputs.name
 output METADATA_CACHE_ACCOUNT_URL string = cacheStorage.outputs.blobEndpoint
+output RECONCILE_REPORT_CONTAINER string = reconcileReportContainerName
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output LOG_ANALYTICS_WORKSPACE_NAME string = monitoring.outputs.workspaceName
 output WORKER_APP_NAME string = deployWorker ? names.worker : ''

@@ -67,6 +67,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "NCRONTAB schedule of the agreement-metadata refresh timer",
         "0 0 */6 * * *",
     ),
+    SettingSpec(
+        "RECONCILE_SCHEDULE",
+        "NCRONTAB schedule of the reconciliation timer (the whole ledger against Partner Center; daily at 05:00 UTC)",
+        "0 0 5 * * *",
+    ),
     # Partner Center.
     SettingSpec("PARTNER_CENTER_BASE_URL", "Partner Center REST API root", "https://api.partnercenter.microsoft.com"),
     SettingSpec("PARTNER_CENTER_APPLICATION_NAME", "Sent as MS-PartnerCenter-Application", "mca-attest"),
@@ -193,6 +198,24 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "true = before attesting, read the customer's direct-signed status and MCA agreements; skip if accepted",
         "true",
     ),
+    # Daily reconciliation reports (docs/ledger.md).
+    SettingSpec(
+        "RECONCILE_REPORT_ACCOUNT_URL",
+        "Blob endpoint for the reconciliation reports (identity-based); empty = the folder RECONCILE_REPORT_DIR",
+        "",
+    ),
+    SettingSpec("RECONCILE_REPORT_CONTAINER", "Blob container of the reconciliation reports", "reconciliation-reports"),
+    SettingSpec(
+        "RECONCILE_REPORT_DIR",
+        "Folder of the reconciliation reports (local runs)",
+        "reports/reconciliation",
+        local_only=True,
+    ),
+    SettingSpec(
+        "RECONCILE_CONCURRENCY",
+        "Customers the reconciliation timer reads from Partner Center at once (the reads share its throttling)",
+        "8",
+    ),
     # Telemetry.
     SettingSpec("APPLICATIONINSIGHTS_CONNECTION_STRING", "Application Insights; empty = no export", "", secret=True),
 )
@@ -279,6 +302,10 @@ class Settings:
     ledger_path: str = ".cache/ledger.sqlite3"
     ledger_contact_hash_key: str = ""
     precheck: bool = True
+    reconcile_report_account_url: str = ""
+    reconcile_report_container: str = "reconciliation-reports"
+    reconcile_report_dir: str = "reports/reconciliation"
+    reconcile_concurrency: int = 8
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -324,4 +351,8 @@ class Settings:
             ledger_path=_get(env, "LEDGER_PATH"),
             ledger_contact_hash_key=_get(env, "LEDGER_CONTACT_HASH_KEY"),
             precheck=_get(env, "ATTEST_PRECHECK").strip().lower() == "true",
+            reconcile_report_account_url=_get(env, "RECONCILE_REPORT_ACCOUNT_URL").rstrip("/"),
+            reconcile_report_container=_get(env, "RECONCILE_REPORT_CONTAINER"),
+            reconcile_report_dir=_get(env, "RECONCILE_REPORT_DIR"),
+            reconcile_concurrency=_get_int(env, "RECONCILE_CONCURRENCY"),
         )

@@ -1,6 +1,7 @@
-// Alerts: dead-lettered events, failed function invocations, Partner Center throttling and
-// authentication failures. Log alerts read the structured fields the app logs into
-// traces.customDimensions (event, outcome, reason, status, pc_code); docs/deployment.md lists them.
+// Alerts: dead-lettered events, failed function invocations, Partner Center throttling, authentication
+// failures, and missing customers in the daily reconciliation. Log alerts read the structured fields the app
+// logs into traces.customDimensions (event, outcome, reason, status, pc_code, missing); docs/deployment.md
+// lists them.
 
 param namePrefix string
 param location string
@@ -188,6 +189,48 @@ resource authFailureAlert 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = 
         {
           query: 'traces | extend ev = tostring(customDimensions.event), st = toint(customDimensions.status), rs = tostring(customDimensions.reason) | where (ev == "partner_center.response" and st == 401) or (ev == "attestation.outcome" and rs in ("ConsentRequired", "AuthenticationFailed")) or ev == "auth.refresh_token_write_failed" | project timestamp, ev, st, rs, pc_code = tostring(customDimensions.pc_code)'
           timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: actionGroupIds
+    }
+  }
+}
+
+// The daily reconciliation (functions/reconcile_daily.py) logs one "reconcile.completed" line with a count per
+// standing. A missing customer (CRM or ledger expects an acceptance, neither the ledger nor Partner Center holds
+// one) means orders for that customer will fail with 403 13605: an operator attests it or chases the CRM. The
+// reports are in the reconciliation-reports container (the line's "reports" field says which blobs).
+resource reconcileMissingAlert 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
+  name: 'alert-${namePrefix}-reconcile-missing'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'mca-attest: reconciliation found customers without an accepted MCA'
+    description: 'The daily reconciliation counted missing > 0: customers with no acceptance in the ledger or in Partner Center. See docs/ledger.md.'
+    severity: 2
+    enabled: true
+    scopes: [
+      applicationInsightsId
+    ]
+    // The job runs daily: evaluated hourly over two hours, each run's line is seen (twice) despite ingestion
+    // delay, and the stateful alert notifies once.
+    evaluationFrequency: 'PT1H'
+    windowSize: 'PT2H'
+    autoMitigate: true
+    criteria: {
+      allOf: [
+        {
+          query: 'traces | where tostring(customDimensions.event) == "reconcile.completed" | extend missing = toint(customDimensions.missing) | project timestamp, missing, needs_action = toint(customDimensions.needs_action), reports = tostring(customDimensions.reports)'
+          metricMeasureColumn: 'missing'
+          timeAggregation: 'Maximum'
           operator: 'GreaterThan'
           threshold: 0
           failingPeriods: {

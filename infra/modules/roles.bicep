@@ -11,6 +11,9 @@ param hostStorageName string
 param cacheStorageName string
 param cacheContainerName string
 
+@description('The container of the daily reconciliation reports, in the cache storage account.')
+param reportContainerName string
+
 @description('The attestation ledger table, in the cache storage account.')
 param ledgerTableName string
 param serviceBusNamespaceName string
@@ -49,6 +52,11 @@ resource cacheBlobService 'Microsoft.Storage/storageAccounts/blobServices@2023-0
 resource cacheContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
   parent: cacheBlobService
   name: cacheContainerName
+}
+
+resource reportContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: cacheBlobService
+  name: reportContainerName
 }
 
 resource cacheTableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' existing = {
@@ -103,6 +111,20 @@ resource cacheContainerContributor 'Microsoft.Authorization/roleAssignments@2022
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
     description: 'Agreement-metadata cache container'
+  }
+}
+
+// Reconciliation reports: the daily timer writes its HTML and JSON reports to one container only. Blob Data
+// Contributor is the narrowest built-in role that can write a blob (Reader cannot; there is no write-only
+// built-in role), and the container scope keeps it off the metadata cache and everything else.
+resource reportContainerContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(reportContainer.id, appPrincipalId, roles.storageBlobDataContributor)
+  scope: reportContainer
+  properties: {
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    description: 'Daily reconciliation reports container'
   }
 }
 

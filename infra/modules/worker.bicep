@@ -27,6 +27,9 @@ param command array = []
 @description('Settings, name -> value; the same object the Function App gets.')
 param settings object
 
+@description('Settings whose value is a Key Vault secret, name -> secret URL (no version): they replace the same name in settings, read by Container Apps with the app identity.')
+param keyVaultSettings object = {}
+
 param serviceBusNamespaceName string
 param queueName string
 
@@ -78,6 +81,11 @@ resource worker 'Microsoft.App/containerApps@2025-01-01' = {
     environmentId: managedEnvironment.id
     configuration: {
       activeRevisionsMode: 'Single'
+      secrets: [for setting in items(keyVaultSettings): {
+        name: toLower(replace(setting.key, '_', '-'))
+        keyVaultUrl: setting.value
+        identity: identityId
+      }]
       registries: empty(registryServer) ? [] : [
         {
           server: registryServer
@@ -91,7 +99,10 @@ resource worker 'Microsoft.App/containerApps@2025-01-01' = {
           name: 'worker'
           image: image
           command: command
-          env: [for setting in items(settings): {
+          env: [for setting in items(settings): contains(keyVaultSettings, setting.key) ? {
+            name: setting.key
+            secretRef: toLower(replace(setting.key, '_', '-'))
+          } : {
             name: setting.key
             value: string(setting.value)
           }]

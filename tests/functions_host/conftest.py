@@ -35,6 +35,7 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
     """The host, one worker (started, initialised, indexed, loaded) and the stand-ins, for the session."""
     state = tmp_path_factory.mktemp("functions-host")
     cache = state / "metadata-cache"
+    reports = state / "reports"
     with SimulatorServer() as simulator, running_emulator() as servicebus, FunctionsHost() as host:
         settings = template_app_settings()
         settings.update(simulator_app_settings(simulator.base_url, simulator.token_url(), cache))
@@ -45,6 +46,7 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
                 # One worker serves the whole session, and a throttling pause outlives the test that caused it:
                 # the limiter is off here (tests/unit/partner_center/test_pc_throttle.py, test_shared_pause.py).
                 "PARTNER_CENTER_ADAPTIVE_CONCURRENCY": "false",
+                "RECONCILE_REPORT_DIR": str(reports),
                 # The strict setting for the RpcLog checks: debug records of every library reach the host.
                 "PYTHON_ENABLE_DEBUG_LOGGING": "1",
             }
@@ -54,7 +56,7 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
         metadata = host.functions_metadata()
         functions = {f.name: f for f in metadata.function_metadata_results}
         loads = {name: host.load(f) for name, f in functions.items()}
-        yield RunningApp(host, init, metadata, loads, functions, simulator, servicebus, settings, cache)
+        yield RunningApp(host, init, metadata, loads, functions, simulator, servicebus, settings, cache, reports)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 LOCAL_SETTINGS_TEMPLATE = REPO / "local.settings.json.example"
 QUEUE_TRIGGER = "attest_signed_agreement"
 TIMER = "refresh_agreement_metadata"
+RECONCILE_TIMER = "reconcile_ledger_daily"
 
 
 def template_app_settings() -> dict[str, str]:
@@ -38,6 +39,7 @@ class RunningApp:
     servicebus: ServiceBusEmulator
     app_settings: dict[str, str]
     metadata_cache: Path
+    reports: Path  # RECONCILE_REPORT_DIR: where the reconciliation timer leaves its reports
 
 
 @dataclass(frozen=True)

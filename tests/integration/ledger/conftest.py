@@ -1,4 +1,5 @@
-"""Fixtures for the ledger integration tests: Azurite's Table service (module-scoped) and a fresh table per test."""
+"""Fixtures for the ledger integration tests: Azurite's Table service (module-scoped) and a fresh table per test;
+Azurite's Blob service for the reconciliation reports."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from azure.data.tables.aio import TableClient
 
-from emulators.azurite import AzuriteTable, azurite_table  # noqa: F401 - the fixture, re-exported for this folder
+from emulators.azurite import AzuriteTable, azurite, azurite_table  # noqa: F401 - the fixtures, re-exported here
 from shared.ledger import create_table_if_missing, open_table_client_from_connection_string
 
 

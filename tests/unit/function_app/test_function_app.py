@@ -5,6 +5,7 @@ Registration and binding JSON are pinned where the real worker reports them (tes
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import random
@@ -12,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -65,12 +67,23 @@ class ScriptedAttestor:
 
 
 class FakeServices:
-    def __init__(self, attestor: Any, metadata: Any = None, agreement_types: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        attestor: Any,
+        metadata: Any = None,
+        agreement_types: tuple[str, ...] = (),
+        *,
+        journal: Any = None,
+        acceptance: Any = None,
+        **settings: Any,
+    ) -> None:
         self.attestor = attestor
         self.metadata = metadata
+        self.journal = journal
+        self.acceptance = acceptance
         self.redelivery = RedeliveryPolicy(budget=3, base_seconds=10, max_seconds=100)
         self.rng = random.Random(1)
-        self.settings = type("S", (), {"agreement_types": agreement_types, "queue_name": "mca-events"})()
+        self.settings = type("S", (), {"agreement_types": agreement_types, "queue_name": "mca-events", **settings})()
 
 
 def _install(services: FakeServices, metrics: RecordingMetrics, sender: RecordingSender) -> None:
@@ -228,3 +241,34 @@ async def test_timer_failed_refresh_is_logged_and_counted_not_raised(
     assert len(failed) == 1
     assert failed[0].levelno == logging.ERROR
     assert failed[0].__dict__["template_id"] == "good-id"
+
+
+def test_reconciliation_timer_writes_both_reports_and_counts_each_standing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, sender: RecordingSender, metrics: RecordingMetrics
+) -> None:
+    """Past due, the reconciliation timer says so, reconciles the ledger's customers against Partner Center and
+    leaves the HTML and JSON reports in the report folder; the counts are metrics."""
+    from shared.attestation.ledger import AttestationJournal, LedgerEntry, LedgerState
+    from shared.ledger.daily_reconciliation import METRIC
+    from shared.partner_center.acceptance import PartnerCenterAcceptance
+    from tests.builders import FakeAcceptanceReads, FakeLedger
+
+    ledger, reads = FakeLedger(), FakeAcceptanceReads()
+    asyncio.run(ledger.put(LedgerEntry("c-1", "e-1", LedgerState.ATTESTED), if_match=None))
+    reads.attested("c-1")
+    services = FakeServices(
+        None,
+        journal=AttestationJournal(ledger),
+        acceptance=PartnerCenterAcceptance(reads),
+        reconcile_report_account_url="",
+        reconcile_report_dir=str(tmp_path),
+        reconcile_concurrency=2,
+    )
+    _install(services, metrics, sender)
+    with caplog.at_level(logging.INFO):
+        asyncio.run(_functions()["reconcile_ledger_daily"].get_user_function()(timer=TimerRequest(past_due=True)))
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".html", ".json"]
+    assert metrics.total(METRIC) == 1
+    events = [getattr(r, "event", "") for r in caplog.records]
+    assert "reconcile.past_due" in events
+    assert events.count("reconcile.completed") == 1
