@@ -36,7 +36,7 @@ from azure.servicebus._pyamqp.message import Header, Message, Properties
 from azure.servicebus.exceptions import ServiceBusError
 
 from shared.attestation.contract import SignedAgreementEvent, parse_event
-from shared.attestation.errors import RequestIds, UnknownCustomer
+from shared.attestation.errors import RequestIds
 from shared.attestation.ledger import LedgerEntry, LedgerError, LedgerQuery, StoredEntry
 from shared.attestation.metadata import MCA, AgreementMetadata
 from shared.attestation.ports import AttestationReceipt, AttestationRequest
@@ -270,7 +270,8 @@ class FakeLedger:
 
 class FakeAcceptanceReads:
     """Stands in for ``PartnerCenterClient`` behind ``PartnerCenterAcceptance``: customers in ``direct_signed`` are
-    signed, ``agreements`` lists a customer's agreements (a missing customer: 600009); records every read in
+    signed, ``agreements`` lists a customer's agreements (none for a missing customer, as the client turns
+    Partner Center's 600009 into an empty list); records every read in
     ``calls`` as ``("direct_signed" | "agreements", customer)``; ``error`` makes every read raise it."""
 
     def __init__(self, error: BaseException | None = None) -> None:
@@ -289,9 +290,7 @@ class FakeAcceptanceReads:
         self, customer_tenant_id: str, agreement_type: str = MCA
     ) -> list[CustomerAgreement]:
         self.calls.append(("agreements", customer_tenant_id))
-        if customer_tenant_id not in self.agreements:
-            raise UnknownCustomer("No agreements found for the customer.", status=404, code="600009")
-        return self.agreements[customer_tenant_id]
+        return self.agreements.get(customer_tenant_id, [])
 
     def attested(self, customer_tenant_id: str = TENANT, *, email: str = EMAIL, template_id: str = TEMPLATE) -> None:
         """Give the customer an agreement for the default contact (or another ``email``)."""

@@ -2,8 +2,8 @@
 
 ``GET /v1/customers/{id}/directSignedMicrosoftCustomerAgreementStatus`` first; only when the customer has not
 signed directly, ``GET /v1/customers/{id}/agreements?agreementType=…``. Both go through the same
-``PartnerCenterClient`` as the POST, so they share its retries and throttling. 600009 ("no agreements") is an
-empty list, not an error.
+``PartnerCenterClient`` as the POST, so they share its retries and throttling; the client already turns 600009
+("no agreements") into an empty list.
 
 The answer is cached per (customer, agreement type) for ``ttl_seconds`` — a bulk run or a reconciliation reads
 each customer once — and concurrent asks share one read (single flight). Contacts of listed agreements are
@@ -20,13 +20,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol
 
-from shared.attestation import errors as pc
 from shared.attestation.contract import PrimaryContact
 from shared.attestation.ledger import contact_fingerprint, fingerprint_of
 from shared.attestation.ports import CustomerAcceptance, RecordedAgreement
 from shared.partner_center.client import CustomerAgreement
-
-NO_AGREEMENTS = "600009"
 
 
 class AcceptanceReads(Protocol):
@@ -77,12 +74,7 @@ class PartnerCenterAcceptance:
     async def _read(self, customer_tenant_id: str, agreement_type: str) -> CustomerAcceptance:
         if await self._client.get_direct_signed_status(customer_tenant_id):
             return CustomerAcceptance(direct_signed=True, agreements=())
-        try:
-            listed = await self._client.list_customer_agreements(customer_tenant_id, agreement_type)
-        except pc.PartnerCenterError as error:
-            if error.code != NO_AGREEMENTS:
-                raise
-            listed = []
+        listed = await self._client.list_customer_agreements(customer_tenant_id, agreement_type)
         return CustomerAcceptance(
             direct_signed=False,
             agreements=tuple(

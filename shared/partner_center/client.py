@@ -50,6 +50,7 @@ from shared.partner_center.throttle import AdaptiveLimiter, LongPause, Permit
 
 log = logging.getLogger(__name__)
 
+NO_AGREEMENTS = "600009"  # GET a customer's agreements: "no agreements found" (404), i.e. an empty list
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=10.0)
 
 
@@ -150,9 +151,17 @@ class PartnerCenterClient:
         self, customer_tenant_id: str, agreement_type: str = "MicrosoftCustomerAgreement"
     ) -> list[CustomerAgreement]:
         """A customer's attestations of one type. New ones may take hours to appear (documented lag)."""
-        doc, _ = await self._call(
-            "GET", f"/v1/customers/{customer_tenant_id}/agreements", params={"agreementType": agreement_type}
-        )
+        try:
+            doc, _ = await self._call(
+                "GET",
+                f"/v1/customers/{customer_tenant_id}/agreements",
+                params={"agreementType": agreement_type},
+                expected_codes=frozenset({NO_AGREEMENTS}),
+            )
+        except PartnerCenterError as error:
+            if error.code == NO_AGREEMENTS:  # Partner Center's answer for a customer with none: an empty list
+                return []
+            raise
         result = []
         for item in doc.get("items") or []:
             if not isinstance(item, Mapping):
@@ -199,9 +208,12 @@ class PartnerCenterClient:
         content: bytes | None = None,
         request_id: str | None = None,
         correlation_id: str | None = None,
+        expected_codes: frozenset[str] = frozenset(),
     ) -> tuple[dict[str, Any], RequestIds]:
         """Send with retries; every attempt of one call carries the same MS-RequestId. Returns the success's
-        JSON object; any other answer is an error of the tree, retried when transient.
+        JSON object; any other answer is an error of the tree, retried when transient. An error whose Partner
+        Center code is in ``expected_codes`` is an answer the caller turns into a result: logged at INFO, not
+        as a warning.
 
         With a limiter, every attempt first takes a permit (pacing, the concurrency cap, pauses), and a 429 is
         waited out by the next permit (the limiter paused the process) within ``max_pause_wait`` per call,
@@ -217,7 +229,9 @@ class PartnerCenterClient:
             if permit is not None:
                 pause_budget -= permit.paused_for
             try:
-                answer = await self._attempt(method, path, params, content, request_id, correlation_id, attempt)
+                answer = await self._attempt(
+                    method, path, params, content, request_id, correlation_id, attempt, expected_codes
+                )
             except BaseException:  # the token provider's errors, cancellation: the permit goes back first
                 if permit is not None and self.limiter is not None:
                     self.limiter.failed(permit)
@@ -282,6 +296,7 @@ class PartnerCenterClient:
         request_id: str,
         correlation_id: str,
         attempt: int,
+        expected_codes: frozenset[str] = frozenset(),
     ) -> _Answer:
         """One HTTP exchange, translated: the success's JSON object or an error of the tree."""
         token = await self._tokens.get_token()
@@ -305,7 +320,8 @@ class PartnerCenterClient:
             self._log(method, path, attempt, started, ids, status=response.status_code)
             return _Answer(token, ids, doc=doc)
         error = classify_response(response, ids)
-        self._log(method, path, attempt, started, ids, status=response.status_code, error=error)
+        expected = error.code in expected_codes
+        self._log(method, path, attempt, started, ids, status=response.status_code, error=error, expected=expected)
         return _Answer(token, ids, error=error)
 
     def _headers(self, token: str, request_id: str, correlation_id: str, *, has_body: bool) -> dict[str, str]:
@@ -330,8 +346,9 @@ class PartnerCenterClient:
         *,
         status: int | None,
         error: PartnerCenterError | None = None,
+        expected: bool = False,
     ) -> None:
-        level = logging.INFO if error is None else logging.WARNING
+        level = logging.INFO if error is None or expected else logging.WARNING
         if level < log.getEffectiveLevel():  # skip building the record on the hot path
             return
         log.log(

@@ -638,3 +638,14 @@ async def test_with_the_limiter_a_token_failure_gives_the_permit_back() -> None:
         created = await asyncio.wait_for(h.attest(), timeout=5)
 
     assert created.user_id == "user-7"
+
+
+async def test_no_agreements_is_an_empty_list_logged_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    """Partner Center's 404 600009 for a customer without agreements is an empty list, not a warning."""
+    body = {"code": 600009, "description": "No agreements found for the customer.", "errorName": "AgreementsNotFound"}
+    server = FakePartnerCenter(httpx.Response(404, json=body))
+    with caplog.at_level(logging.INFO, logger="shared.partner_center"):
+        async with Harness(server) as h:
+            agreements = await h.client.list_customer_agreements(TENANT)
+    assert agreements == []
+    assert [r.levelno for r in caplog.records if getattr(r, "event", "") == "partner_center.response"] == [logging.INFO]
