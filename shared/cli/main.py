@@ -16,6 +16,7 @@ from shared.cli.console import progress_bar, stdout_console
 from shared.cli.dlq_command import dlq
 from shared.cli.event_files import UnsupportedFileError, read_records
 from shared.cli.options import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
+from shared.cli.probe_command import probe
 from shared.cli.publish_command import publish
 from shared.cli.queue_command import queue
 from shared.observability import configure_logging
@@ -109,6 +110,7 @@ _register_subcommands()
 cli.add_command(publish)
 cli.add_command(dlq)
 cli.add_command(queue)
+cli.add_command(probe)
 
 
 def main() -> None:
