@@ -9,10 +9,10 @@ from contextlib import asynccontextmanager
 from azure.core.credentials_async import AsyncTokenCredential
 
 from shared.attestation.ledger import Ledger
+from shared.credentials import default_credential
 from shared.ledger.sqlite_ledger import SqliteLedger
 from shared.ledger.table_ledger import (
     TableLedger,
-    _default_credential,
     create_table_if_missing,
     open_table_client,
     open_table_client_from_connection_string,
@@ -25,7 +25,7 @@ async def open_ledger(
     settings: Settings,
     *,
     credential: AsyncTokenCredential | None = None,
-    credential_factory: Callable[[], AsyncTokenCredential] = _default_credential,
+    credential_factory: Callable[[], AsyncTokenCredential] = default_credential,
 ) -> AsyncIterator[Ledger]:
     """``TableLedger`` (identity-based) if ``LEDGER_ACCOUNT_URL`` is set; ``TableLedger`` over
     ``LEDGER_CONNECTION_STRING`` (Azurite: the table is created if missing); else ``SqliteLedger`` at

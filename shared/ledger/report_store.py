@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from shared.credentials import default_credential
 from shared.settings import Settings
 
 if TYPE_CHECKING:
@@ -79,30 +80,21 @@ class BlobReportStore:
         return str(blob.url)
 
 
-def _default_credential() -> AsyncTokenCredential:
-    from azure.identity.aio import DefaultAzureCredential  # lazy: pulls in much of azure.identity
-
-    return DefaultAzureCredential()
-
-
 @asynccontextmanager
 async def open_report_store(
     settings: Settings,
     *,
     credential: AsyncTokenCredential | None = None,
-    credential_factory: Callable[[], AsyncTokenCredential] = _default_credential,
+    credential_factory: Callable[[], AsyncTokenCredential] = default_credential,
 ) -> AsyncIterator[ReportStore]:
     """``BlobReportStore`` (identity-based) if ``RECONCILE_REPORT_ACCOUNT_URL`` is set, else ``FileReportStore``
     under ``RECONCILE_REPORT_DIR``. What it opens is closed on exit."""
-    if not settings.reconcile_report_account_url:
-        yield FileReportStore(settings.reconcile_report_dir)
-        return
-    from shared.metadata_cache.blob_store import open_container_client
+    from shared.metadata_cache.blob_store import open_container_if_set
 
-    async with open_container_client(
+    async with open_container_if_set(
         settings.reconcile_report_account_url,
         settings.reconcile_report_container,
         credential=credential,
         credential_factory=credential_factory,
     ) as container:
-        yield BlobReportStore(container)
+        yield FileReportStore(settings.reconcile_report_dir) if container is None else BlobReportStore(container)

@@ -25,6 +25,7 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
 from shared.attestation.ledger import LedgerEntry, LedgerError, LedgerQuery, StoredEntry
+from shared.credentials import default_credential
 from shared.ledger.codec import from_properties, to_properties
 
 
@@ -139,19 +140,13 @@ async def create_table_if_missing(table: TableClient) -> bool:
     return True
 
 
-def _default_credential() -> AsyncTokenCredential:
-    from azure.identity.aio import DefaultAzureCredential  # lazy: pulls in much of azure.identity
-
-    return DefaultAzureCredential()
-
-
 @asynccontextmanager
 async def open_table_client(
     account_url: str,
     table_name: str,
     *,
     credential: AsyncTokenCredential | None = None,
-    credential_factory: Callable[[], AsyncTokenCredential] = _default_credential,
+    credential_factory: Callable[[], AsyncTokenCredential] = default_credential,
 ) -> AsyncIterator[TableClient]:
     """An identity-based client (Azure); a credential it builds is closed afterwards, a given one is not."""
     async with AsyncExitStack() as stack:

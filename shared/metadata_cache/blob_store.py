@@ -30,6 +30,7 @@ from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import ContainerClient, ExponentialRetry
 
 from shared.attestation.metadata import AgreementMetadata
+from shared.credentials import default_credential
 from shared.metadata_cache.store import (
     MetadataStoreError,
     StoredMetadata,
@@ -137,19 +138,13 @@ async def create_container_if_missing(container: ContainerClient) -> bool:
     return True
 
 
-def _default_credential() -> AsyncTokenCredential:
-    from azure.identity.aio import DefaultAzureCredential  # lazy: pulls in much of azure.identity
-
-    return DefaultAzureCredential()
-
-
 @asynccontextmanager
 async def open_container_client(
     account_url: str,
     container_name: str,
     *,
     credential: AsyncTokenCredential | None = None,
-    credential_factory: Callable[[], AsyncTokenCredential] = _default_credential,
+    credential_factory: Callable[[], AsyncTokenCredential] = default_credential,
     **client_options: Any,
 ) -> AsyncIterator[ContainerClient]:
     """An identity-based client (production). Without ``credential``, builds ``DefaultAzureCredential``
@@ -164,6 +159,25 @@ async def open_container_client(
         )
         await stack.enter_async_context(client)
         yield client
+
+
+@asynccontextmanager
+async def open_container_if_set(
+    account_url: str,
+    container_name: str,
+    *,
+    credential: AsyncTokenCredential | None = None,
+    credential_factory: Callable[[], AsyncTokenCredential] = default_credential,
+) -> AsyncIterator[ContainerClient | None]:
+    """How every store beside the cache picks its backend: the Blob container (identity-based, closed on exit)
+    when ``account_url`` is set, else None — the caller then uses its local folder."""
+    if not account_url:
+        yield None
+        return
+    async with open_container_client(
+        account_url, container_name, credential=credential, credential_factory=credential_factory
+    ) as container:
+        yield container
 
 
 @asynccontextmanager

@@ -37,7 +37,7 @@ from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModif
 from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import ContainerClient
 
-from shared.metadata_cache.blob_store import open_container_client
+from shared.metadata_cache.blob_store import open_container_if_set
 from shared.metadata_cache.store import MetadataStoreError
 from shared.settings import Settings
 
@@ -205,8 +205,7 @@ def _log_failure(action: str, exc: MetadataStoreError) -> None:
 @asynccontextmanager
 async def open_pause_store(settings: Settings) -> AsyncIterator[PauseStore]:
     """The marker where the metadata cache lives: its Blob container, or its folder."""
-    if not settings.metadata_cache_account_url:
-        yield FilePauseStore(settings.metadata_cache_dir)
-        return
-    async with open_container_client(settings.metadata_cache_account_url, settings.metadata_cache_container) as c:
-        yield BlobPauseStore(c)
+    async with open_container_if_set(
+        settings.metadata_cache_account_url, settings.metadata_cache_container
+    ) as container:
+        yield FilePauseStore(settings.metadata_cache_dir) if container is None else BlobPauseStore(container)

@@ -261,6 +261,7 @@ def test_reconciliation_timer_writes_both_reports_and_counts_each_standing(
         journal=AttestationJournal(ledger),
         acceptance=PartnerCenterAcceptance(reads),
         reconcile_report_account_url="",
+        reconcile_report_container="reconciliation-reports",  # unused without an account URL
         reconcile_report_dir=str(tmp_path),
         reconcile_concurrency=2,
     )
