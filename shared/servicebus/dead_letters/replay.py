@@ -1,22 +1,12 @@
-"""Dead-letter queue operations for on-call: browse, export, replay and purge what the consumer gave up on.
+"""Replay: send a copy of each matching dead letter back to the queue, then complete the original.
 
-Plain async code over the azure-servicebus receivers and senders it is handed (or a test's recording
-fakes); it opens no connection itself. Everything reads messages as ``DeadLetterRecord`` values.
-
-- **Browse** pages through the *whole* DLQ with ``peek_messages(sequence_number=next)``: peeking locks
-  nothing and changes nothing.
-- **Replay** receives in peek-lock mode and, for each message matching the filter, sends a copy to the
-  queue *then* completes the dead-lettered original — a crash between the two can only duplicate the
-  event (the consumer is idempotent), never lose it. The copy carries the same body and application
-  properties plus replay metadata, ``mca-attempt`` reset to 0 (a fresh retry budget), and a fresh
-  message id ``{eventId}/replay{n}-{digest}`` (``shared.servicebus.messages``): unique per dead letter (its message
-  id, sequence number and body) and replay, so duplicate detection never drops one replay for another.
-  ``--set`` edits to the body are validated with ``parse_event`` *before* anything is sent.
-- **Purge** completes exactly the messages an export has just written, nothing that arrived since.
-
-Messages a sweep receives but does not settle (not matching, over the limit, failed) keep their lock
-until the sweep ends and are then abandoned, so each receive brings new messages; their sequence
-numbers are remembered, and the sweep stops when a receive brings nothing new or nothing at all.
+The sweep (``sweep.py``) receives in peek-lock mode; for each message the filter matches, the copy is sent
+*then* the dead-lettered original completed — a crash between the two can only duplicate the event (the
+consumer is idempotent), never lose it. The copy carries the same body and application properties plus
+replay metadata, ``mca-attempt`` reset to 0 (a fresh retry budget), and a fresh message id
+``{eventId}/replay{n}-{digest}`` (``shared.servicebus.messages``): unique per dead letter (its message id,
+sequence number and body) and replay, so duplicate detection never drops one replay for another. ``--set``
+edits to the body (``edits.py``) are validated with ``parse_event`` *before* anything is sent.
 """
 
 from __future__ import annotations
@@ -46,24 +36,6 @@ from shared.servicebus.messages import (
 )
 
 log = logging.getLogger(__name__)
-
-
-# --- what a dead-lettered message is -------------------------------------------------------------------------
-
-
-# --- selecting -----------------------------------------------------------------------------------------------
-
-
-# --- browsing ------------------------------------------------------------------------------------------------
-
-
-# --- documents: the table, --json and the export -------------------------------------------------------------
-
-
-# --- editing a body ------------------------------------------------------------------------------------------
-
-
-# --- building a replay ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +98,6 @@ def build_replay(record: DeadLetterRecord, edits: Sequence[FieldEdit] = ()) -> R
         subject=record.subject or None,
         edited=bool(edits),
     )
-
-
-# --- sweeping the DLQ in peek-lock mode ----------------------------------------------------------------------
 
 
 class ReplayStatus(StrEnum):
