@@ -7,7 +7,12 @@ that must not exist yet; a lost race is *reported* (``put`` returns ``None``), n
 
 States never move backwards (``may_move``)::
 
-    received → in_progress ⇄ retrying → dead_lettered → attested | already_attested | already_accepted
+    received → in_progress ⇄ retrying ⇄ awaiting_acceptance → dead_lettered → attested | already_attested
+                                                                             | already_accepted
+
+``awaiting_acceptance`` is the enhanced attestation's wait for the customer (contract v2); where that flow
+stands is in ``flow_step`` and its fields (``attestation_id``, ``checks``, …), advanced by
+``shared.attestation.enhanced_flow`` with ETag-guarded writes of its own.
 
 A success is final: a later delivery that fails, or succeeds differently, leaves it as it is. A dead letter
 may still become a success (a replay); an entry may be rewritten in the same state (new attempt, message id).
@@ -65,6 +70,7 @@ class LedgerState(StrEnum):
     RECEIVED = "received"
     IN_PROGRESS = "in_progress"
     RETRYING = "retrying"
+    AWAITING_ACCEPTANCE = "awaiting_acceptance"  # enhanced attestation: the customer has the link
     DEAD_LETTERED = "dead_lettered"
     ATTESTED = "attested"
     ALREADY_ATTESTED = "already_attested"
@@ -77,6 +83,7 @@ _RANK = {
     LedgerState.RECEIVED: 0,
     LedgerState.IN_PROGRESS: 1,
     LedgerState.RETRYING: 1,
+    LedgerState.AWAITING_ACCEPTANCE: 1,
     LedgerState.DEAD_LETTERED: 2,
     LedgerState.ATTESTED: 3,
     LedgerState.ALREADY_ATTESTED: 3,
@@ -112,6 +119,16 @@ class LedgerEntry:
     message_id: str = ""  # the Service Bus message id of the last delivery ("" for the bulk command)
     created_at: str = ""  # ISO-8601 UTC
     updated_at: str = ""
+    # The enhanced attestation (contract v2) only; empty for contract v1. The acceptance link is never kept.
+    contract: str = ""  # "v2" for the enhanced attestation
+    flow_step: str = ""  # ``shared.attestation.enhanced_flow.FlowStep``
+    attestation_id: str = ""  # Partner Center's id of the enhanced attestation
+    attestation_round: int = 0  # 1 for the first attestation; a replay after expiry or rejection starts another
+    link_expires_at: str = ""  # as Partner Center said, when it did
+    awaiting_since: str = ""  # ISO-8601 UTC: when the wait (and its deadline) started
+    next_check_at: str = ""  # ISO-8601 UTC: when the scheduled status check is due
+    checks: int = 0  # status checks made in this round
+    replay_count: int = 0  # the dead-letter replays this entry has seen (``mca-replay-count``)
 
     def merged_onto(self, current: LedgerEntry) -> LedgerEntry:
         """``current`` updated by this entry: its state, and every field this entry sets (non-empty)."""

@@ -127,7 +127,12 @@ def classify(expectation: Expectation, entries: Sequence[LedgerEntry], view: Cus
         standing, detail = Standing.ACCEPTED_ATTESTED, "not listed by Partner Center yet (it may take hours)"
     elif state in (LedgerState.ALREADY_ATTESTED, LedgerState.ALREADY_ACCEPTED):
         standing = Standing.ACCEPTED_ALREADY
-    elif state in (LedgerState.RECEIVED, LedgerState.IN_PROGRESS, LedgerState.RETRYING):
+    elif state in (
+        LedgerState.RECEIVED,
+        LedgerState.IN_PROGRESS,
+        LedgerState.RETRYING,
+        LedgerState.AWAITING_ACCEPTANCE,
+    ):
         standing = Standing.IN_PROGRESS
     elif state is LedgerState.DEAD_LETTERED:
         standing, detail = Standing.DEAD_LETTERED, entry.detail if entry else ""

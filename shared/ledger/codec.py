@@ -22,6 +22,7 @@ def _camel(name: str) -> str:
 
 
 _PROPERTY = {f.name: _KEYS.get(f.name) or _camel(f.name) for f in fields(LedgerEntry)}
+_WHOLE_NUMBERS = tuple(f.name for f in fields(LedgerEntry) if f.type == "int")
 
 
 def to_properties(entry: LedgerEntry) -> dict[str, str | int]:
@@ -40,7 +41,8 @@ def from_properties(properties: Mapping[str, Any]) -> LedgerEntry:
         if prop in properties and properties[prop] is not None:
             values[name] = properties[prop]
     values["state"] = LedgerState(values["state"])
-    values["attempt"] = int(values.get("attempt", 0))
+    for name in _WHOLE_NUMBERS:
+        values[name] = int(values.get(name, 0))
     return LedgerEntry(**values)
 
 
