@@ -100,6 +100,9 @@ param attestRetryMaxSeconds int = 3600
 
 param queueName string = 'mca-events'
 
+@description('Queue the app tells the CRM on: an enhanced attestation\'s acceptance link and every terminal state (docs/enhanced-attestation.md).')
+param notificationsQueueName string = 'mca-notifications'
+
 @description('Duplicate-detection window of the queue (ISO 8601, at most P7D); see modules/servicebus.bicep.')
 param duplicateDetectionWindow string = 'P1D'
 
@@ -116,6 +119,32 @@ param ledgerContactHashKeySecretName string = 'ledger-contact-hash-key'
 
 @description('true = read the customer\'s direct-signed status and MCA agreements before attesting.')
 param attestPrecheck bool = true
+
+@description('Contracts this deployment processes: legacy = contract v1 (POST agreements, app+user), enhanced = contract v2 (enhanced attestation, app-only). An event of a flow left out is dead-lettered.')
+@minLength(1)
+@allowed([
+  'legacy'
+  'enhanced'
+])
+param attestationFlows array = [
+  'legacy'
+  'enhanced'
+]
+
+@description('JSON file correcting the enhanced API\'s assumed details, relative to the deployed package root (docs/enhanced-attestation.md); empty = the built-in defaults.')
+param enhancedApiConfigPath string = ''
+
+@description('First wait before checking an enhanced attestation\'s status; the interval grows up to enhancedMaxCheckSeconds.')
+@minValue(1)
+param enhancedFirstCheckSeconds int = 900
+
+@description('Longest wait between two status checks of an enhanced attestation; at least enhancedFirstCheckSeconds.')
+@minValue(1)
+param enhancedMaxCheckSeconds int = 21600
+
+@description('Time the customer has to accept (30 days); after it the event is dead-lettered AcceptanceTimedOut.')
+@minValue(1)
+param enhancedAcceptanceDeadlineSeconds int = 2592000
 param refreshTokenSecretName string = 'partner-center-refresh-token'
 param clientSecretName string = 'partner-center-client-secret'
 
@@ -307,6 +336,14 @@ var appSettings = {
   ATTEST_RETRY_BUDGET: string(attestRetryBudget)
   ATTEST_RETRY_BASE_SECONDS: string(attestRetryBaseSeconds)
   ATTEST_RETRY_MAX_SECONDS: string(attestRetryMaxSeconds)
+  // Enhanced attestation (contract v2): which flows run, the API's corrections, the CRM notifications queue,
+  // and the status checks' timing.
+  ATTESTATION_FLOWS: join(attestationFlows, ',')
+  ENHANCED_API_CONFIG_PATH: enhancedApiConfigPath
+  NOTIFICATIONS_QUEUE_NAME: notificationsQueueName
+  ENHANCED_FIRST_CHECK_SECONDS: string(enhancedFirstCheckSeconds)
+  ENHANCED_MAX_CHECK_SECONDS: string(enhancedMaxCheckSeconds)
+  ENHANCED_ACCEPTANCE_DEADLINE_SECONDS: string(enhancedAcceptanceDeadlineSeconds)
   // Metadata cache.
   METADATA_CACHE_ACCOUNT_URL: cacheStorage.outputs.blobEndpoint
   METADATA_CACHE_CONTAINER: metadataCacheContainerName

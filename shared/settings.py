@@ -10,6 +10,7 @@ with its name in the message.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -153,6 +154,39 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec("ATTEST_RETRY_BASE_SECONDS", "First scheduled-retry delay; doubles per attempt, with jitter", "30"),
     SettingSpec("ATTEST_RETRY_MAX_SECONDS", "Upper bound of one scheduled-retry delay", "3600"),
+    # Enhanced attestation (docs/enhanced-attestation.md).
+    SettingSpec(
+        "ATTESTATION_FLOWS",
+        "Comma-separated contracts this deployment processes: legacy = contract v1 (POST agreements, app+user), "
+        "enhanced = contract v2 (enhanced attestation, app-only); an event of a disabled flow is dead-lettered",
+        "legacy,enhanced",
+    ),
+    SettingSpec(
+        "ENHANCED_API_CONFIG_PATH",
+        "JSON file correcting the enhanced API's assumed details (keys in docs/enhanced-attestation.md); "
+        "empty = the built-in defaults of shared/partner_center/enhanced_api.py",
+        "",
+    ),
+    SettingSpec(
+        "NOTIFICATIONS_QUEUE_NAME",
+        "Outbound queue where the app tells the CRM an enhanced attestation's acceptance link and every terminal state",
+        "mca-notifications",
+    ),
+    SettingSpec(
+        "ENHANCED_FIRST_CHECK_SECONDS",
+        "First wait before checking an enhanced attestation's status; the interval grows up to the maximum",
+        "900",
+    ),
+    SettingSpec(
+        "ENHANCED_MAX_CHECK_SECONDS",
+        "Longest wait between two status checks of an enhanced attestation (at least the first wait)",
+        "21600",
+    ),
+    SettingSpec(
+        "ENHANCED_ACCEPTANCE_DEADLINE_SECONDS",
+        "Time the customer has to accept (30 days); after it the event is dead-lettered AcceptanceTimedOut",
+        "2592000",
+    ),
     # Metadata cache.
     SettingSpec(
         "METADATA_CACHE_ACCOUNT_URL",
@@ -222,9 +256,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
 
 SETTING_NAMES: frozenset[str] = frozenset(spec.name for spec in SETTINGS)
 
+# The values ATTESTATION_FLOWS may list: legacy = contract v1, enhanced = contract v2.
+ATTESTATION_FLOW_NAMES: tuple[str, ...] = ("legacy", "enhanced")
+
 
 class MissingSettingError(RuntimeError):
-    """A required setting is absent; the message names it."""
+    """A required setting is absent or its value is invalid; the message names it."""
 
 
 def setting_default(name: str) -> str:
@@ -251,6 +288,38 @@ def _get_int(env: Mapping[str, str], name: str) -> int:
         return int(raw)
     except ValueError:
         raise MissingSettingError(f"app setting {name} must be a whole number, got {raw!r}") from None
+
+
+def _get_positive_seconds(env: Mapping[str, str], name: str) -> float:
+    raw = _get(env, name)
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise MissingSettingError(f"app setting {name} must be a number of seconds, got {raw!r}") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise MissingSettingError(f"app setting {name} must be a positive, finite number of seconds, got {raw!r}")
+    return seconds
+
+
+def _get_attestation_flows(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = _get(env, name)
+    flows: list[str] = []
+    for item in raw.split(","):
+        flow = item.strip().lower()
+        if not flow:
+            continue
+        if flow not in ATTESTATION_FLOW_NAMES:
+            raise MissingSettingError(
+                f"app setting {name} names an unknown flow {flow!r}: each must be one of "
+                f"{list(ATTESTATION_FLOW_NAMES)}, got {raw!r}"
+            )
+        if flow not in flows:
+            flows.append(flow)
+    if not flows:
+        raise MissingSettingError(
+            f"app setting {name} must name at least one flow out of {list(ATTESTATION_FLOW_NAMES)}, got {raw!r}"
+        )
+    return tuple(flows)
 
 
 def _choice[E: StrEnum](env: Mapping[str, str], name: str, choices: type[E]) -> E:
@@ -306,6 +375,12 @@ class Settings:
     reconcile_report_container: str = "reconciliation-reports"
     reconcile_report_dir: str = "reports/reconciliation"
     reconcile_concurrency: int = 8
+    attestation_flows: tuple[str, ...] = ATTESTATION_FLOW_NAMES
+    enhanced_api_config_path: str = ""
+    notifications_queue_name: str = "mca-notifications"
+    enhanced_first_check_seconds: float = 900.0
+    enhanced_max_check_seconds: float = 21600.0
+    enhanced_acceptance_deadline_seconds: float = 2592000.0  # 30 days
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -315,6 +390,13 @@ class Settings:
         token_url = _get(env, "PARTNER_CENTER_TOKEN_URL") or (
             f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
         )
+        first_check = _get_positive_seconds(env, "ENHANCED_FIRST_CHECK_SECONDS")
+        max_check = _get_positive_seconds(env, "ENHANCED_MAX_CHECK_SECONDS")
+        if first_check > max_check:
+            raise MissingSettingError(
+                f"app setting ENHANCED_FIRST_CHECK_SECONDS ({first_check:g}) must not exceed "
+                f"ENHANCED_MAX_CHECK_SECONDS ({max_check:g})"
+            )
         return cls(
             partner_center_base_url=_get(env, "PARTNER_CENTER_BASE_URL").rstrip("/"),
             application_name=_get(env, "PARTNER_CENTER_APPLICATION_NAME"),
@@ -355,4 +437,10 @@ class Settings:
             reconcile_report_container=_get(env, "RECONCILE_REPORT_CONTAINER"),
             reconcile_report_dir=_get(env, "RECONCILE_REPORT_DIR"),
             reconcile_concurrency=_get_int(env, "RECONCILE_CONCURRENCY"),
+            attestation_flows=_get_attestation_flows(env, "ATTESTATION_FLOWS"),
+            enhanced_api_config_path=_get(env, "ENHANCED_API_CONFIG_PATH"),
+            notifications_queue_name=_get(env, "NOTIFICATIONS_QUEUE_NAME"),
+            enhanced_first_check_seconds=first_check,
+            enhanced_max_check_seconds=max_check,
+            enhanced_acceptance_deadline_seconds=_get_positive_seconds(env, "ENHANCED_ACCEPTANCE_DEADLINE_SECONDS"),
         )
