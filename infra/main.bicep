@@ -103,7 +103,7 @@ param queueName string = 'mca-events'
 @description('Queue the app tells the CRM on: an enhanced attestation\'s acceptance link and every terminal state (docs/enhanced-attestation.md).')
 param notificationsQueueName string = 'mca-notifications'
 
-@description('Duplicate-detection window of the queue (ISO 8601, at most P7D); see modules/servicebus.bicep.')
+@description('Duplicate-detection window of both queues (ISO 8601, at most P7D); see modules/servicebus.bicep.')
 param duplicateDetectionWindow string = 'P1D'
 
 param metadataCacheContainerName string = 'agreement-metadata'
@@ -252,6 +252,7 @@ module serviceBus 'modules/servicebus.bicep' = {
   params: {
     namespaceName: names.serviceBus
     queueName: queueName
+    notificationsQueueName: notificationsQueueName
     duplicateDetectionWindow: duplicateDetectionWindow
     location: location
     tags: allTags
@@ -282,6 +283,7 @@ module roles 'modules/roles.bicep' = {
     ledgerTableName: ledgerTableName
     serviceBusNamespaceName: serviceBus.outputs.namespaceName
     queueName: serviceBus.outputs.queueName
+    notificationsQueueName: serviceBus.outputs.notificationsQueueName
     keyVaultName: keyVault.outputs.name
     refreshTokenSecretName: refreshTokenSecretName
     refreshTokenWriteBack: refreshTokenWriteBack
@@ -340,7 +342,7 @@ var appSettings = {
   // and the status checks' timing.
   ATTESTATION_FLOWS: join(attestationFlows, ',')
   ENHANCED_API_CONFIG_PATH: enhancedApiConfigPath
-  NOTIFICATIONS_QUEUE_NAME: notificationsQueueName
+  NOTIFICATIONS_QUEUE_NAME: serviceBus.outputs.notificationsQueueName
   ENHANCED_FIRST_CHECK_SECONDS: string(enhancedFirstCheckSeconds)
   ENHANCED_MAX_CHECK_SECONDS: string(enhancedMaxCheckSeconds)
   ENHANCED_ACCEPTANCE_DEADLINE_SECONDS: string(enhancedAcceptanceDeadlineSeconds)
@@ -446,6 +448,7 @@ output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output SERVICEBUS_NAMESPACE string = serviceBus.outputs.fullyQualifiedNamespace
 output SERVICEBUS_QUEUE_NAME string = serviceBus.outputs.queueName
+output NOTIFICATIONS_QUEUE_NAME string = serviceBus.outputs.notificationsQueueName
 output KEY_VAULT_NAME string = keyVault.outputs.name
 output KEY_VAULT_URL string = keyVault.outputs.uri
 output HOST_STORAGE_ACCOUNT_NAME string = hostStorage.outputs.name

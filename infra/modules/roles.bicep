@@ -18,6 +18,10 @@ param reportContainerName string
 param ledgerTableName string
 param serviceBusNamespaceName string
 param queueName string
+
+@description('The queue the app sends CRM notifications to (Sender only, on that queue alone).')
+param notificationsQueueName string
+
 param keyVaultName string
 param refreshTokenSecretName string
 
@@ -76,6 +80,11 @@ resource namespace 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' existing
 resource queue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' existing = {
   parent: namespace
   name: queueName
+}
+
+resource notificationsQueue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' existing = {
+  parent: namespace
+  name: notificationsQueueName
 }
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
@@ -161,6 +170,19 @@ resource queueSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataSender)
     description: 'Schedule retry copies of attestation events'
+  }
+}
+
+// Tell the CRM about enhanced attestations (acceptance link, terminal states): send to the notifications queue
+// only. The CRM receives from it with its own identity; the app never reads or settles there.
+resource notificationsQueueSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(notificationsQueue.id, appPrincipalId, roles.serviceBusDataSender)
+  scope: notificationsQueue
+  properties: {
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataSender)
+    description: 'Send CRM notifications of enhanced attestations'
   }
 }
 

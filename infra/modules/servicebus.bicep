@@ -1,4 +1,5 @@
-// Service Bus namespace (Entra ID only) and the queue the CRM publishes "customer signed MCA" events to.
+// Service Bus namespace (Entra ID only), the queue the CRM publishes "customer signed MCA" events to, and the
+// notifications queue the app answers the CRM on (an enhanced attestation's acceptance link and terminal states).
 //
 // Queue properties and why (the retry policy itself lives in the app; see docs/deployment.md):
 // - lockDuration PT5M (the maximum). One delivery makes up to ATTEST_IN_CALL_ATTEMPTS (3) HTTP attempts,
@@ -19,9 +20,18 @@
 //   detection cannot be switched on or off after the queue exists.
 // - defaultMessageTimeToLive P14D with deadLetteringOnMessageExpiration true: an outage longer than two
 //   weeks sends events to the dead-letter queue (reason TTLExpiredException) instead of deleting them.
+//
+// The notifications queue follows the same conventions (lock, delivery count, TTL with dead-lettering on expiry,
+// duplicate detection with the same window). The app is its only sender; when it derives each MessageId from the
+// attestation and the state reported (never a random id), a notification re-sent after a lost settlement or a
+// redelivered event reaches the CRM once. The CRM receives from it; one left unread for two weeks is dead-lettered.
 
 param namespaceName string
 param queueName string
+
+@description('Queue the app sends CRM notifications to (enhanced attestation: acceptance link, terminal states).')
+param notificationsQueueName string
+
 param location string
 param tags object = {}
 
@@ -73,8 +83,27 @@ resource queue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
   }
 }
 
+resource notificationsQueue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
+  parent: namespace
+  name: notificationsQueueName
+  properties: {
+    lockDuration: lockDuration
+    maxDeliveryCount: maxDeliveryCount
+    requiresDuplicateDetection: true
+    duplicateDetectionHistoryTimeWindow: duplicateDetectionWindow
+    deadLetteringOnMessageExpiration: true
+    defaultMessageTimeToLive: messageTimeToLive
+    requiresSession: false
+    enablePartitioning: false
+    enableBatchedOperations: true
+    maxSizeInMegabytes: 1024
+  }
+}
+
 output namespaceId string = namespace.id
 output namespaceName string = namespace.name
 output fullyQualifiedNamespace string = '${namespace.name}.servicebus.windows.net'
 output queueId string = queue.id
 output queueName string = queue.name
+output notificationsQueueId string = notificationsQueue.id
+output notificationsQueueName string = notificationsQueue.name
