@@ -90,7 +90,7 @@ def load_config(path: str | Path) -> EmulatorConfig:
 
 
 def load_default_config() -> EmulatorConfig:
-    """The config committed next to this module (queue ``mca-events``)."""
+    """The config committed next to this module (queues ``mca-events`` and ``mca-notifications``)."""
     text = resources.files(__package__).joinpath("config.json").read_text(encoding="utf-8")
     return parse_config(json.loads(text))
 

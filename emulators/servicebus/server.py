@@ -47,7 +47,8 @@ class ServiceBusEmulator:
     """A Service Bus look-alike for the azure-servicebus SDK, served from a daemon thread.
 
     ``port=0`` (the default) picks a free port; read the chosen one from :attr:`port` after
-    :meth:`start`. ``config=None`` serves the committed ``config.json`` (queue ``mca-events``).
+    :meth:`start`. ``config=None`` serves the committed ``config.json`` (queues ``mca-events`` and
+    ``mca-notifications``).
     """
 
     def __init__(

@@ -18,8 +18,8 @@ rather than importing them, keeps linters from calling them unused)::
 ``servicebus_emulator`` is fresh for every test; ``servicebus_emulator_module`` is shared by a module,
 which lets the module keep its SDK senders and receivers open (handlers cost ~0.5 s each to open);
 call its :meth:`~.server.ServiceBusEmulator.reset` for a clean slate between tests. Both serve the queues of
-``servicebus_emulator_config``: the committed ``config.json`` (queue ``mca-events``) unless a
-``conftest.py`` overrides that fixture with its own :class:`~.config.EmulatorConfig`.
+``servicebus_emulator_config``: the committed ``config.json`` (queues ``mca-events`` and ``mca-notifications``)
+unless a ``conftest.py`` overrides that fixture with its own :class:`~.config.EmulatorConfig`.
 """
 
 from __future__ import annotations

@@ -24,21 +24,21 @@ def _document(**properties: Any) -> dict[str, Any]:
     return {"UserConfig": {"Namespaces": [{"Name": "ns", "Queues": [queue], "Topics": []}]}}
 
 
-def test_committed_config_declares_mca_events() -> None:
-    """config.json declares mca-events with the lock, delivery, duplicate and expiry settings the app relies on."""
+def test_committed_config_declares_the_events_and_notifications_queues() -> None:
+    """config.json declares mca-events and mca-notifications with the lock, delivery, duplicate and expiry
+    settings the app relies on (both with duplicate detection, as in production)."""
     config = load_config(COMMITTED_CONFIG)
+    local_queue = QueueProperties(
+        lock_duration=timedelta(minutes=1),
+        max_delivery_count=10,
+        default_message_time_to_live=timedelta(hours=1),
+        dead_lettering_on_message_expiration=True,
+        requires_duplicate_detection=True,
+        duplicate_detection_history_time_window=timedelta(days=1),  # as in production (infra)
+    )
 
     assert config == load_default_config()
-    assert dict(config.queues) == {
-        "mca-events": QueueProperties(
-            lock_duration=timedelta(minutes=1),
-            max_delivery_count=10,
-            default_message_time_to_live=timedelta(hours=1),
-            dead_lettering_on_message_expiration=True,
-            requires_duplicate_detection=True,
-            duplicate_detection_history_time_window=timedelta(days=1),  # as in production (infra)
-        )
-    }
+    assert dict(config.queues) == {"mca-events": local_queue, "mca-notifications": local_queue}
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,7 @@ def test_config_file_errors_name_the_file(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_running_emulator_defaults_to_the_committed_config() -> None:
-    """running_emulator() with no arguments serves mca-events, which the SDK can use at once."""
+    """running_emulator() with no arguments serves mca-events and mca-notifications, usable by the SDK at once."""
     with (
         running_emulator() as emulator,
         ServiceBusClient.from_connection_string(emulator.connection_string, retry_total=0) as client,
@@ -109,5 +109,12 @@ def test_running_emulator_defaults_to_the_committed_config() -> None:
         with client.get_queue_receiver("mca-events", max_wait_time=5) as receiver:
             [message] = receive_exactly(receiver, 1)
             receiver.complete_message(message)
-        assert emulator.queue_names == ["mca-events"]
+        with client.get_queue_sender("mca-notifications") as sender:
+            sender.send_messages(ServiceBusMessage(b"{}", message_id="note-1"))
+            sender.send_messages(ServiceBusMessage(b"{}", message_id="note-1"))  # duplicate detection is on
+        with client.get_queue_receiver("mca-notifications", max_wait_time=5) as receiver:
+            [message] = receive_exactly(receiver, 1)
+            receiver.complete_message(message)
+        assert emulator.queue_names == ["mca-events", "mca-notifications"]
         assert emulator.queue_depths("mca-events").total == 0
+        assert emulator.queue_depths("mca-notifications").total == 0
