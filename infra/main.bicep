@@ -131,7 +131,7 @@ param attestationFlows array = [
   'enhanced'
 ]
 
-@description('JSON file correcting the enhanced API\'s assumed details, relative to the deployed package root (docs/enhanced-attestation.md); empty = the built-in defaults.')
+@description('JSON file correcting the enhanced API\'s assumed details, deployed with the code; a relative path is read from the process\'s working directory (docs/enhanced-attestation.md). Empty = the built-in defaults.')
 param enhancedApiConfigPath string = ''
 
 @description('First wait before checking an enhanced attestation\'s status; the interval grows up to enhancedMaxCheckSeconds.')
