@@ -7,7 +7,7 @@ standing               when
 accepted_direct        Partner Center: the customer accepted in the Microsoft 365 admin center
 accepted_attested      the ledger holds an attestation (Partner Center may list it only hours later)
 accepted_already       Partner Center lists an agreement, or the ledger says already attested / accepted
-in_progress            the ledger holds the event received, in progress or retrying
+in_progress            the ledger holds the event received, in progress, retrying or awaiting acceptance
 dead_lettered          the ledger holds the event dead-lettered (``reason`` says why)
 missing                nothing anywhere: neither the ledger nor Partner Center knows of an acceptance
 conflict               Partner Center lists agreements, none with the CRM's template or dateAgreed

@@ -1,5 +1,10 @@
 """``mca-attest ledger show|list|export`` and ``mca-attest reconcile``: read the ledger, join it with the CRM and
-Partner Center. Contact data is never printed: the ledger holds none (only a keyed hash, shown shortened)."""
+Partner Center. Contact data is never printed: the ledger holds none (only a keyed hash, shown shortened).
+
+``ledger list`` shows where the enhanced attestation's flow stands in one short column (``flow_summary``);
+``ledger show`` prints the flow's fields for a contract v2 entry only; JSON (``--json``, ``export``) always
+carries every field, so a script reads one shape whatever the contract.
+"""
 
 from __future__ import annotations
 
@@ -60,15 +65,70 @@ def _entry_json(entry: LedgerEntry) -> dict[str, object]:
     return {**asdict(entry), "state": entry.state.value}
 
 
+# The enhanced attestation's fields of ``LedgerEntry`` (contract v2); empty in a contract v1 entry.
+_FLOW_FIELDS = (
+    "contract",
+    "flow_step",
+    "attestation_id",
+    "attestation_round",
+    "link_expires_at",
+    "awaiting_since",
+    "next_check_at",
+    "checks",
+    "replay_count",
+)
+_WAITING_STEPS = frozenset({"link_issued", "awaiting_acceptance"})  # the customer has the link; checks are due
+
+
+def _is_v2(entry: LedgerEntry) -> bool:
+    return entry.contract == "v2"
+
+
+def flow_summary(entry: LedgerEntry) -> str:
+    """One short text: ``v1``, or ``v2 STEP (round, checks, next check, replays)`` with the set parts only.
+
+    The round shows from the second on (a replay after expiry or rejection); the next check only while the
+    customer holds the link (afterwards it is history), to the minute. ``show`` has every field in full."""
+    if not _is_v2(entry):
+        return "v1"
+    waiting = entry.flow_step in _WAITING_STEPS
+    parts = [
+        f"round {entry.attestation_round}" if entry.attestation_round > 1 else "",
+        f"check {entry.checks}" if entry.checks else "",
+        f"next {_to_the_minute(entry.next_check_at)}" if waiting and entry.next_check_at else "",
+        f"replays {entry.replay_count}" if entry.replay_count else "",
+    ]
+    details = ", ".join(part for part in parts if part)
+    return " ".join(text for text in ("v2", entry.flow_step, f"({details})" if details else "") if text)
+
+
+def _to_the_minute(timestamp: str) -> str:
+    """``2026-12-02T10:15:00.000Z`` as ``2026-12-02T10:15Z``; any other text as it is."""
+    if len(timestamp) > 16 and timestamp[10] == "T" and timestamp.endswith("Z"):
+        return timestamp[:16] + "Z"
+    return timestamp
+
+
 def _entries_table(entries: list[LedgerEntry], title: str) -> Table:
     table = Table(title=title)
-    for column in ("customer", "event id", "state", "reason", "attempt", "template", "MS-RequestId", "updated"):
+    for column in (
+        "customer",
+        "event id",
+        "state",
+        "flow",
+        "reason",
+        "attempt",
+        "template",
+        "MS-RequestId",
+        "updated",
+    ):
         table.add_column(column, overflow="fold")
     for e in entries:
         table.add_row(
             e.customer_tenant_id,
             e.event_id,
             e.state.value,
+            flow_summary(e),
             e.reason,
             str(e.attempt),
             e.template_id,
@@ -105,7 +165,8 @@ def show(event_id: str, customer: str | None, as_json: bool) -> None:
         return
     table = Table(title=f"event {event_id}", show_header=False)
     for key, value in _entry_json(entry).items():
-        table.add_row(key, str(value))
+        if _is_v2(entry) or key not in _FLOW_FIELDS:
+            table.add_row(key, str(value))
     stdout_console().print(table)
 
 
@@ -116,7 +177,7 @@ def show(event_id: str, customer: str | None, as_json: bool) -> None:
 @click.option("--since", default="", help="Only entries updated at or after this ISO-8601 UTC time.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 def list_entries(customer: str, state: str | None, reason: str, since: str, as_json: bool) -> None:
-    """List entries, filtered."""
+    """List entries, filtered; the flow column says where an enhanced attestation (contract v2) stands."""
     query = LedgerQuery(customer, LedgerState(state) if state else None, reason, since)
     entries = _with_ledger(lambda store: store.query(query))
     if as_json:

@@ -20,7 +20,14 @@ and credentials masked (``probe_mask.Masker``). Each *assumed* key of the config
   id's place need ``--finalize`` after the customer accepted; ``statusExpired`` / ``statusRejected`` need an
   expired or declined attestation, re-read with ``--attestation-id``).
 
-The report is ``ok`` when every call succeeded and no verdict is ``missing`` or ``different shape``.
+A ``not checked`` verdict is either left for *another kind of run* (``Verdict.another_run``: the request fields
+in a re-read, the status lists other than the one read, the attestation id's place without ``--finalize``) or a
+gap of this run (an empty field of the configuration, a test customer without a phone number, a call that
+failed first).
+
+The report is ``ok`` when every call succeeded and no verdict is ``missing`` or ``different shape``; it passes
+strictly (``passed(strict=True)``) when it is ``ok`` and has no gaps: every key this kind of run reaches was
+``found``. No single run finds every key (a status reads one list at a time), so strict cannot mean that.
 """
 
 from __future__ import annotations
@@ -77,6 +84,7 @@ class Verdict:
     key: str
     verdict: VerdictKind
     detail: str
+    another_run: bool = False  # "not checked" because only another kind of run reaches it (not a gap of this one)
 
 
 @dataclass(slots=True)
@@ -153,8 +161,23 @@ class ProbeReport:
     def ok(self) -> bool:
         return not self.failures and not any(v.verdict in FAILING for v in self.verdicts.values())
 
+    def gaps(self) -> list[str]:
+        """The keys this run reaches and did not find: every verdict but ``found``, bar those left for another run."""
+        return [v.key for v in self.verdicts.values() if v.verdict != "found" and not v.another_run]
+
+    def left_for_other_runs(self) -> list[str]:
+        return [v.key for v in self.verdicts.values() if v.another_run]
+
+    def passed(self, *, strict: bool) -> bool:
+        """``ok``; and, when ``strict``, no gaps."""
+        return self.ok and not (strict and self.gaps())
+
     def set(self, key: str, verdict: VerdictKind, detail: str) -> None:
         self.verdicts[key] = Verdict(key, verdict, detail)
+
+    def leave(self, key: str, detail: str) -> None:
+        """``key`` is not checked because only another kind of run reaches it."""
+        self.verdicts[key] = Verdict(key, "not checked", detail, another_run=True)
 
 
 @asynccontextmanager
@@ -200,16 +223,27 @@ async def probe_enhanced(
         if not attestation_id:
             return report
     else:
-        for key in ("apiVersion", "emailField", "phoneField", "customerIdField"):
-            report.set(key, "not checked", "no create in this run (--attestation-id)")
+        for key in _CREATE_KEYS:
+            report.leave(key, "no create in this run (--attestation-id)")
     report.attestation_id = attestation_id
     kind = await _status(api, recorder, report, attestation_id, correlation_id, created=created, finalize=finalize)
     if finalize and kind is StatusKind.ACCEPTED:
         await _finalize(client, api, request, report, event_id, correlation_id)
     elif not finalize:
         for key in ("attestationIdLocation", "attestationIdName"):
-            report.set(key, "not checked", "needs --finalize after the customer accepted")
+            report.leave(key, "needs --finalize after the customer accepted")
     return report
+
+
+_CREATE_KEYS = (
+    "apiVersion",
+    "emailField",
+    "phoneField",
+    "customerIdField",
+    "responseIdField",
+    "responseLinkField",
+    "responseLinkExpiryField",
+)
 
 
 async def _create(
@@ -345,8 +379,10 @@ async def _status(
             "different shape",
             f"status {state.raw_status!r} is in no status list (expected one of {_STATUS_LISTS[expected]})",
         )
+        _leave_other_status_lists(report)
         return kind
     report.set(_STATUS_LISTS[kind], "found", f"status {state.raw_status!r} reads {kind.value}")
+    _leave_other_status_lists(report)
     if finalize and kind is not StatusKind.ACCEPTED:
         report.failures.append(
             f"not finalized: the attestation reads {kind.value} ({state.raw_status!r}), not accepted; "
@@ -355,6 +391,14 @@ async def _status(
     elif created and kind is not StatusKind.PENDING:
         report.failures.append(f"a new attestation reads {kind.value} ({state.raw_status!r}), not pending")
     return kind
+
+
+def _leave_other_status_lists(report: ProbeReport) -> None:
+    """One status read confirms one list at most: the others are for runs that see another status."""
+    for key in _STATUS_LISTS.values():
+        verdict = report.verdicts[key]
+        if verdict.verdict == "not checked":
+            report.leave(key, verdict.detail)
 
 
 async def _finalize(
@@ -450,8 +494,8 @@ def format_exchanges(exchanges: list[Exchange], masker: Masker) -> list[str]:
     return lines
 
 
-def format_verdicts(report: ProbeReport, masker: Masker) -> list[str]:
-    """One line per assumed key, then the failures and the summary."""
+def format_verdicts(report: ProbeReport, masker: Masker, *, strict: bool = False) -> list[str]:
+    """One line per assumed key, then the failures and the summary; when ``strict``, a line naming the gaps."""
     width = max(len(key) for key in report.verdicts)
     lines = ["", "Verdicts (assumed fields of the enhanced-API configuration):"]
     for verdict in report.verdicts.values():
@@ -465,8 +509,19 @@ def format_verdicts(report: ProbeReport, masker: Masker) -> list[str]:
         + (f"; status {report.raw_status!r}" if report.raw_status else "")
         + ("; agreement created" if report.agreement_created else "")
     )
-    lines.append("result: " + ("confirmed" if report.ok else "NOT confirmed"))
+    if strict:
+        lines.append(_strict_summary(report))
+    lines.append("result: " + ("confirmed" if report.passed(strict=strict) else "NOT confirmed"))
     return lines
+
+
+def _strict_summary(report: ProbeReport) -> str:
+    if gaps := report.gaps():
+        return f"strict: not found in this run: {', '.join(gaps)}"
+    others = report.left_for_other_runs()
+    return "strict: every key this run reaches was found" + (
+        f"; left for other runs: {', '.join(others)}" if others else ""
+    )
 
 
 _KINDS: tuple[VerdictKind, ...] = ("found", "missing", "different shape", "not checked")

@@ -16,7 +16,7 @@ from emulators.partner_center.server import SimulatorServer
 from emulators.processes import simulator_app_settings
 from shared.cli.main import cli
 from shared.partner_center.enhanced_probe import ASSUMED_KEYS
-from tests.builders import COMPANY, EMAIL, FIRST, LAST, PHONE, acceptance_requested_doc
+from tests.builders import COMPANY, EMAIL, FIRST, LAST, PHONE, acceptance_requested_doc, signatory
 
 pytestmark = pytest.mark.integration
 
@@ -114,6 +114,92 @@ def test_a_round_trip_confirms_every_assumed_field(probe: Probe) -> None:
     assert re.search(r"^=== \d+\. POST .*/v1/attestations/enhanced$", created.output, re.MULTILINE)
     assert re.search(r"^< HTTP 201$", created.output, re.MULTILINE)
     assert re.search(r"^< MS-CV: ", created.output, re.MULTILINE)
+
+
+_LEFT_FOR_OTHER_RUNS = re.compile(
+    r"^strict: every key this run reaches was found(; left for other runs: (.*))?$", re.MULTILINE
+)
+_GAPS = re.compile(r"^strict: not found in this run: (.*)$", re.MULTILINE)
+
+
+def left_for_other_runs(output: str) -> set[str]:
+    match = _LEFT_FOR_OTHER_RUNS.search(output)
+    assert match, output
+    return set(match.group(2).split(", ")) if match.group(2) else set()
+
+
+def gaps(output: str) -> list[str]:
+    match = _GAPS.search(output)
+    assert match, output
+    return match.group(1).split(", ")
+
+
+def test_strict_passes_each_kind_of_run_that_finds_every_key_it_reaches(probe: Probe) -> None:
+    """--strict on a create, a finalize and an expired re-read: each finds every key it reaches (exit 0), and the
+    keys only another kind of run reaches are named, not failed; together they cover every assumed key."""
+    created = probe.run("--strict")
+    attestation = attestation_of(created.output)
+    probe.simulator.state.enhanced.accept(attestation)
+    finalized = probe.run("--attestation-id", attestation, "--finalize", "--strict")
+    other = probe.run(event=probe._write("expire.json", acceptance_requested_doc(customerTenantId=str(uuid.uuid4()))))
+    other_id = attestation_of(other.output)
+    probe.simulator.state.enhanced.expire(other_id)
+    expired = probe.run("--attestation-id", other_id, "--strict")
+
+    runs = [created, finalized, expired]
+    assert [run.exit_code for run in runs] == [0, 0, 0], [run.output for run in runs]
+    assert all("result: confirmed" in run.output for run in runs)
+    assert left_for_other_runs(created.output) == {
+        "statusAccepted",
+        "statusExpired",
+        "statusRejected",
+        "attestationIdLocation",
+        "attestationIdName",
+    }
+    assert left_for_other_runs(finalized.output) == set(ASSUMED_KEYS) - {
+        "statusPath",
+        "statusField",
+        "statusAccepted",
+        "attestationIdLocation",
+        "attestationIdName",
+    }
+    for run in runs:
+        found = {key for key, verdict in verdicts(run.output).items() if verdict == "found"}
+        assert found == set(ASSUMED_KEYS) - left_for_other_runs(run.output), run.output
+
+
+@pytest.mark.parametrize(
+    ("config", "doc", "gap"),
+    [
+        ({"responseLinkExpiryField": ""}, acceptance_requested_doc(), "responseLinkExpiryField"),
+        (None, acceptance_requested_doc(signatory=signatory(phoneNumber=...)), "phoneField"),
+    ],
+)
+def test_strict_fails_a_run_that_left_a_key_it_reaches_unchecked(
+    probe: Probe, config: dict[str, Any] | None, doc: dict[str, Any], gap: str
+) -> None:
+    """An empty configuration field, or a test customer without a phone: 'not checked' passes a plain run (exit 0)
+    and fails a strict one (exit 1), whose summary names the key."""
+    event = probe._write("event.json", {**doc, "customerTenantId": str(uuid.uuid4())})
+    plain = probe.run(config=config, event=event)
+    strict = probe.run("--strict", config=config, event=event)
+
+    assert plain.exit_code == 0, plain.output
+    assert "strict:" not in plain.output
+    assert verdicts(strict.output)[gap] == "not checked"
+    assert strict.exit_code == 1, strict.output
+    assert gaps(strict.output) == [gap]
+    assert "result: NOT confirmed" in strict.output
+
+
+def test_strict_names_every_key_a_failed_call_left_unchecked(probe: Probe) -> None:
+    """A create answered 404 (wrong apiVersion): the strict summary names the missing key and every key the failed
+    call kept this run from reaching."""
+    result = probe.run("--strict", config={"apiVersion": "v2"})
+
+    assert result.exit_code == 1, result.output
+    assert verdicts(result.output)["apiVersion"] == "missing"
+    assert gaps(result.output) == list(ASSUMED_KEYS)
 
 
 @pytest.mark.parametrize(
