@@ -1,4 +1,5 @@
-"""Queue trigger: one "customer signed MCA" message → one attestation, settled explicitly.
+"""Queue trigger: one event message → one step of its flow (contract v1: the attestation; v2: the enhanced
+attestation's next step), settled explicitly.
 
 ``auto_complete_messages=False`` with the SDK-type binding: the function itself completes, dead-letters
 or schedules a retry copy of each message (``shared.servicebus.settlement`` decides which). A failure to settle
@@ -27,17 +28,16 @@ async def attest_signed_agreement(
 ) -> None:
     from functions.settler import FunctionsMessageSettler
     from shared.attestation.contract import MAX_BODY_BYTES
-    from shared.servicebus.messages import attempt_of, body_bytes, time_to_live_seconds
+    from shared.servicebus.messages import body_bytes, delivery_of, time_to_live_seconds
     from shared.servicebus.processing import process_message
 
     services = await runtime.services()
     await process_message(
         body_bytes(message, limit=MAX_BODY_BYTES),
-        attempt=attempt_of(message.application_properties),
-        attestor=services.attestor,
+        delivery=delivery_of(message),
+        router=services.router,
         settler=FunctionsMessageSettler(message, message_actions, runtime.retry_scheduler()),
         policy=services.redelivery,
         rng=services.rng,
-        message_id=str(message.message_id or ""),
         time_to_live=time_to_live_seconds(message),
     )

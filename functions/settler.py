@@ -12,8 +12,9 @@ from typing import Any
 
 from azure.servicebus import ServiceBusReceivedMessage
 
-from shared.servicebus.messages import copy_for_retry
+from shared.servicebus.messages import copy_for_check, copy_for_retry
 from shared.servicebus.retry_scheduler import RetryScheduler
+from shared.servicebus.settlement import ScheduleCheck
 
 
 class FunctionsMessageSettler:
@@ -40,3 +41,6 @@ class FunctionsMessageSettler:
 
     async def schedule_copy(self, delay_seconds: float, attempt: int) -> None:
         await self._scheduler.schedule(copy_for_retry(self._message, attempt), delay_seconds)
+
+    async def schedule_check(self, check: ScheduleCheck) -> None:
+        await self._scheduler.schedule(copy_for_check(self._message, check.check, check.identity), check.delay_seconds)

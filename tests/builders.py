@@ -36,16 +36,21 @@ from azure.servicebus._pyamqp.message import Header, Message, Properties
 from azure.servicebus.exceptions import ServiceBusError
 
 from shared.attestation.contract import SignedAgreementEvent, parse_event
+from shared.attestation.contract.v2 import AcceptanceRequestedEvent
+from shared.attestation.errors import AlreadyAttested as AlreadyAttestedError
 from shared.attestation.errors import RequestIds
+from shared.attestation.flow_state import Delivery
 from shared.attestation.ledger import LedgerEntry, LedgerError, LedgerQuery, StoredEntry
 from shared.attestation.metadata import MCA, AgreementMetadata
-from shared.attestation.ports import AttestationReceipt, AttestationRequest
+from shared.attestation.notifications import FlowNotification, NotificationError
+from shared.attestation.ports import AttestationReceipt, AttestationRequest, AttestationState, StatusKind
+from shared.attestation.router import EventRouter
 from shared.attestation.use_case import Attestor
 from shared.metadata_cache.testing import make_metadata
 from shared.partner_center.agreement_request import AgreementRequest
 from shared.partner_center.client import CreatedAgreement, CustomerAgreement
 from shared.servicebus.processing import Processed, process_message
-from shared.servicebus.settlement import RedeliveryPolicy
+from shared.servicebus.settlement import RedeliveryPolicy, ScheduleCheck
 
 FIRST = "Zephyrine"
 LAST = "Quillfeather"
@@ -180,6 +185,85 @@ class FakeAttestation:
         if self.error is not None:
             raise self.error
         return AttestationReceipt(user_id=self.user_id)
+
+
+class FakeEnhancedAttestation:
+    """The ``EnhancedAttestation`` port as a tiny Partner Center: ``create_attestation`` makes one attestation per
+    distinct request id (``created`` counts them: a second attestation for one event shows as 2), ``status`` is
+    what ``get_status`` answers for every attestation (set it to simulate the customer), ``errors`` maps a call
+    name (``create``, ``status``, ``agreement``) to an exception raised once."""
+
+    def __init__(self, link: str = "https://accept.example/a?token=secret-token") -> None:
+        self.link = link
+        self.status = StatusKind.PENDING
+        self.errors: dict[str, BaseException] = {}
+        self.attestations: dict[str, str] = {}  # request id → attestation id
+        self.agreements: list[tuple[str, str, str]] = []  # (customer, attestation id, template id)
+        self.calls: list[str] = []
+
+    @property
+    def created(self) -> int:
+        return len(self.attestations)
+
+    def attestation_request_id(self, event: AcceptanceRequestedEvent, *, attempt_round: int) -> str:
+        body = f"{event.event_id}\n{attempt_round}\n{event.signatory.email}"  # a digest, as a real id is
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, body))
+
+    def _raise(self, call: str) -> None:
+        self.calls.append(call)
+        error = self.errors.pop(call, None)
+        if error is not None:
+            raise error
+
+    async def create_attestation(
+        self, event: AcceptanceRequestedEvent, *, attempt_round: int, correlation_id: str
+    ) -> AttestationState:
+        self._raise("create")
+        request_id = self.attestation_request_id(event, attempt_round=attempt_round)
+        attestation_id = self.attestations.setdefault(request_id, f"attestation-{len(self.attestations) + 1}")
+        return AttestationState(
+            attestation_id, StatusKind.PENDING, "Pending", self.link, "2026-12-31T00:00:00Z", RequestIds(request_id)
+        )
+
+    async def get_status(self, attestation_id: str, *, correlation_id: str) -> AttestationState:
+        self._raise("status")
+        return AttestationState(attestation_id, self.status, self.status.value, self.link)
+
+    async def create_agreement(
+        self,
+        event: AcceptanceRequestedEvent,
+        attestation_id: str,
+        *,
+        template_id: str,
+        date_agreed: datetime,
+        attempt_round: int,
+        correlation_id: str,
+    ) -> AttestationReceipt:
+        self._raise("agreement")
+        if any(done[1] == attestation_id for done in self.agreements):
+            raise AlreadyAttestedError("an identical agreement exists", status=409, code="600061")
+        self.agreements.append((event.customer_tenant_id, attestation_id, template_id))
+        return AttestationReceipt(user_id="app-only")
+
+
+class MemoryNotifier:
+    """The ``Notifier`` port in a list; like the queue's duplicate detection, a notification whose identity was
+    sent before is dropped (``sent`` keeps one of each, ``attempts`` counts every call); ``fail`` raises."""
+
+    def __init__(self) -> None:
+        self.sent: list[FlowNotification] = []
+        self.attempts = 0
+        self.fail = False
+
+    async def notify(self, notification: FlowNotification) -> None:
+        self.attempts += 1
+        if self.fail:
+            raise NotificationError("notifications queue unreachable (MemoryNotifier.fail)")
+        if all(notification.identity() != sent.identity() for sent in self.sent):
+            self.sent.append(notification)
+
+    def kinds(self) -> list[str]:
+        return [n.kind.value for n in self.sent]
 
 
 @dataclass(frozen=True)
@@ -487,12 +571,28 @@ class RecordingSettler:
     async def schedule_copy(self, delay_seconds: float, attempt: int) -> None:
         self.calls.append(("schedule_copy", (delay_seconds, attempt)))
 
+    async def schedule_check(self, check: ScheduleCheck) -> None:
+        self.calls.append(("schedule_check", (check.delay_seconds, check.check, check.identity)))
 
-async def process_with(attestor: Attestor, body: bytes) -> Processed:
-    """Run one message body through the hosts' shared path (attest → decide → settle → log) with a recording
-    settler; returns what ``process_message`` returns."""
+
+async def process_with(
+    attestor: Attestor | EventRouter,
+    body: bytes,
+    *,
+    delivery: Delivery | None = None,
+    settler: RecordingSettler | None = None,
+    policy: RedeliveryPolicy | None = None,
+) -> Processed:
+    """Run one message body through the hosts' shared path (route → decide → settle → log) with a recording
+    settler; returns what ``process_message`` returns. A bare ``Attestor`` is routed as the legacy flow alone."""
+    router = attestor if isinstance(attestor, EventRouter) else EventRouter(attestor, None)
     return await process_message(
-        body, attempt=0, attestor=attestor, settler=RecordingSettler(), policy=RedeliveryPolicy(), rng=random.Random(1)
+        body,
+        delivery=delivery or Delivery(),
+        router=router,
+        settler=settler or RecordingSettler(),
+        policy=policy or RedeliveryPolicy(),
+        rng=random.Random(1),
     )
 
 

@@ -44,6 +44,7 @@ from shared.attestation.outcomes import (
     AlreadyAccepted,
     AlreadyAttested,
     Attested,
+    AwaitingAcceptance,
     DeadLetter,
     Outcome,
     RetryLater,
@@ -278,7 +279,7 @@ class AttestationJournal:
         ``dead_letter_reason`` when it dead-lettered a ``RetryLater`` (retries exhausted). None when there is
         nothing to record (a dry run, or an event never looked up: invalid, or no template)."""
         customer = self._customers.get(outcome.event_id)
-        if customer is None or isinstance(outcome, Validated):
+        if customer is None or isinstance(outcome, Validated | AwaitingAcceptance):
             return None
         entry = LedgerEntry(
             customer,

@@ -12,6 +12,8 @@ AlreadyAccepted    the pre-check found the customer accepted: directly in the   
                    admin center, or attested for the same contact; no POST
 RetryLater         Partner Center was busy or unreachable, or its clock lags a  schedule a copy / wait
                    fresh dateAgreed (600002); retry after a delay
+AwaitingAcceptance enhanced attestation: the customer has the link; check the   schedule a status check
+                   attestation's status again after ``check_in_seconds``        , then complete
 DeadLetter         cannot succeed as it is; ``reason`` is from the vocabulary   dead-letter
 Validated          dry run: everything but the submission succeeded             report
 =================  ===========================================================  ======================
@@ -48,6 +50,12 @@ class DeadLetterReason(StrEnum):
     AUTHENTICATION_FAILED = "AuthenticationFailed"  # 401 even with a fresh token (MFA? wrong app?)
     RETRIES_EXHAUSTED = "RetriesExhausted"  # transient failures outlasted the retry budget
     PARTNER_CENTER_UNREACHABLE = "PartnerCenterUnreachable"  # retries ran out on answers not from Partner Center
+    # The enhanced attestation (contract v2); each description names the attestation id.
+    ACCEPTANCE_TIMED_OUT = "AcceptanceTimedOut"  # the customer did not accept before the deadline
+    ACCEPTANCE_LINK_EXPIRED = "AcceptanceLinkExpired"  # Partner Center reports the link expired
+    ACCEPTANCE_REJECTED = "AcceptanceRejected"  # the customer declined the agreement
+    ATTESTATION_NOT_PERMITTED = "AttestationNotPermitted"  # 403 on create attestation (indirect reseller?)
+    FLOW_NOT_ENABLED = "FlowNotEnabled"  # the event's contract is not enabled here (ATTESTATION_FLOWS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +117,24 @@ class Validated:
     template_id: str
 
 
-Outcome = Attested | AlreadyAttested | AlreadyAccepted | RetryLater | DeadLetter | Validated
+@dataclass(frozen=True, slots=True)
+class AwaitingAcceptance:
+    """Enhanced attestation: the customer has the acceptance link; check again after ``check_in_seconds``.
+
+    ``check_identity`` identifies the scheduled check (equal for every delivery that schedules the same check,
+    so the host gives it one message id and the queue's duplicate detection keeps one); ``check`` is its number
+    within the wait."""
+
+    event_id: str
+    request_id: str
+    correlation_id: str
+    attestation_id: str
+    check_in_seconds: float
+    check: int
+    check_identity: tuple[str | int, ...]
+
+
+Outcome = Attested | AlreadyAttested | AlreadyAccepted | RetryLater | DeadLetter | Validated | AwaitingAcceptance
 
 
 _REASON_BY_ERROR: tuple[tuple[type[pc.PartnerCenterError], DeadLetterReason], ...] = (
@@ -162,6 +187,7 @@ def outcome_name(outcome: Outcome) -> str:
         RetryLater: "retry_later",
         DeadLetter: "dead_letter",
         Validated: "validated",
+        AwaitingAcceptance: "awaiting_acceptance",
     }[type(outcome)]
 
 

@@ -10,19 +10,27 @@ port               what it does                                           adapte
                    status and recorded agreements (the pre-check,         (two GETs, cached per customer)
                    reconciliation)
 ``Ledger``         one entry per event (``shared.attestation.ledger``)    ``SqliteLedger``, ``TableLedger``
+``Enhanced-        the enhanced attestation's three calls (contract v2):  ``EnhancedPartnerCenter-
+Attestation``      create the attestation, read its status, create the    Attestation``
+                   agreement with the attestation id
+``Notifier``       tells the CRM the acceptance link and every terminal   ``ServiceBusNotifier``
+                   state (``shared.attestation.notifications``)           (``mca-notifications``)
 =================  =====================================================  ===============================
 
-A second attestation flow (the enhanced attestation) is a second ``Attestation`` adapter, chosen in
-``shared/bootstrap.py``; the use case does not change.
+The legacy flow (contract v1) is ``Attestor`` over ``Attestation``; the enhanced flow (contract v2) is
+``EnhancedFlow`` over ``EnhancedAttestation``, ``Ledger`` and ``Notifier``. ``EventRouter`` picks by contract.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
 from shared.attestation.contract import PrimaryContact, SignedAgreementEvent
+from shared.attestation.contract.v2 import AcceptanceRequestedEvent
+from shared.attestation.errors import RequestIds
 from shared.attestation.metadata import MetadataSource
 
 __all__ = [
@@ -30,9 +38,12 @@ __all__ = [
     "Attestation",
     "AttestationReceipt",
     "AttestationRequest",
+    "AttestationState",
     "CustomerAcceptance",
+    "EnhancedAttestation",
     "MetadataSource",
     "RecordedAgreement",
+    "StatusKind",
 ]
 
 
@@ -99,4 +110,62 @@ class AcceptanceView(Protocol):
 
     def fingerprint(self, contact: PrimaryContact) -> str:
         """The contact's fingerprint under the key the listed agreements were hashed with."""
+        ...
+
+
+class StatusKind(StrEnum):
+    """What an enhanced attestation's status means to the flow; ``UNKNOWN`` is a value no setting names."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class AttestationState:
+    """An enhanced attestation as Partner Center answered it: its id, what its status means, the link.
+
+    ``raw_status`` is the value as sent (``""`` when the answer had none); ``acceptance_link`` and
+    ``link_expires_at`` are ``""`` when the answer had none. The link lets anyone accept: it is kept out of
+    ``repr`` and never stored in the ledger.
+    """
+
+    attestation_id: str
+    status: StatusKind
+    raw_status: str
+    acceptance_link: str = field(default="", repr=False)
+    link_expires_at: str = ""
+    ids: RequestIds = field(default_factory=RequestIds)
+
+
+class EnhancedAttestation(Protocol):
+    """The enhanced attestation's calls (app-only). Each raises the error tree, like ``Attestation``.
+
+    ``attempt_round`` numbers the attestations made for one event (1, then one more per replay after an expiry
+    or a rejection): it goes into the derived ``MS-RequestId``, so a retry of one round repeats its request and
+    a new round makes a new one."""
+
+    def attestation_request_id(self, event: AcceptanceRequestedEvent, *, attempt_round: int) -> str:
+        """The ``MS-RequestId`` ``create_attestation`` sends for this event and round (new when the body changes)."""
+        ...
+
+    async def create_attestation(
+        self, event: AcceptanceRequestedEvent, *, attempt_round: int, correlation_id: str
+    ) -> AttestationState: ...
+
+    async def get_status(self, attestation_id: str, *, correlation_id: str) -> AttestationState: ...
+
+    async def create_agreement(
+        self,
+        event: AcceptanceRequestedEvent,
+        attestation_id: str,
+        *,
+        template_id: str,
+        date_agreed: datetime,
+        attempt_round: int,
+        correlation_id: str,
+    ) -> AttestationReceipt:
+        """Raises ``AlreadyAttested`` (600061) when the agreement exists already."""
         ...

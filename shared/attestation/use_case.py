@@ -97,7 +97,9 @@ class Attestor:
         except InvalidEventError as exc:
             outcome = invalid_event_outcome(exc)
         except Exception as exc:  # noqa: BLE001 — the one deliberate catch-all: see the docstring
-            outcome = _unexpected_error_outcome(exc, event)
+            event_id = event.event_id if event is not None else ""
+            correlation_id = (event.correlation_id or derive_correlation_id(event_id)) if event is not None else ""
+            outcome = unexpected_error_outcome(exc, event_id, correlation_id)
         return outcome
 
     async def _attest(self, event: SignedAgreementEvent) -> Outcome:
@@ -216,9 +218,8 @@ def _log_ledger_unavailable(error: LedgerError, event_id: str, action: str) -> N
     )
 
 
-def _unexpected_error_outcome(exc: Exception, event: SignedAgreementEvent | None) -> RetryLater:
-    event_id = event.event_id if event is not None else ""
-    correlation_id = (event.correlation_id or derive_correlation_id(event.event_id)) if event is not None else ""
+def unexpected_error_outcome(exc: Exception, event_id: str, correlation_id: str) -> RetryLater:
+    """RetryLater for an exception nobody translated, logged with its type and where (never its message)."""
     error_type = type(exc).__name__
     log.error(
         "attestation failed unexpectedly: %s",

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, fields, replace
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
+
+from shared.attestation.ports import StatusKind
 
 # Confirmed by Microsoft's "Confirm customer acceptance and create agreement for MCA using APIs".
 COUNTRY_FIELD = "country"
@@ -26,16 +27,6 @@ LANGUAGE_FIELD = "language"
 COMPANY_NAME_FIELD = "companyName"
 SIGNATORY_FIRST_NAME_FIELD = "signatoryFirstName"
 SIGNATORY_LAST_NAME_FIELD = "signatoryLastName"
-
-
-class StatusKind(StrEnum):
-    """What an attestation's status means to the flow; ``UNKNOWN`` is a value no setting names."""
-
-    PENDING = "pending"
-    ACCEPTED = "accepted"
-    EXPIRED = "expired"
-    REJECTED = "rejected"
-    UNKNOWN = "unknown"
 
 
 AttestationIdLocation = Literal["body", "query"]

@@ -5,8 +5,9 @@ go through ``PartnerCenterClient.call_json``, so they share its headers, retries
 attempts), re-authentication and error tree. The scenario is app-only: the client must be built with a
 ``ClientCredentialsProvider`` (``bootstrap.build_token_provider`` with ``app_only``).
 
-This module is the adapter only. Which call comes next (the state machine on the ledger), the notification
-carrying the acceptance link to the CRM and the host routing are later slices; see docs/enhanced-attestation.md.
+``EnhancedAttestationApi`` is the calls; ``EnhancedPartnerCenterAttestation`` adapts them to the core's
+``EnhancedAttestation`` port (events in, request ids derived per event, step and round). Which call comes next
+is ``shared.attestation.enhanced_flow``'s business.
 
 A success whose JSON lacks a configured field (no attestation id, no status) cannot be acted on and retrying
 the same request cannot change it: ``EnhancedResponseMismatch``, a ``PermanentError`` naming the configured key
@@ -18,11 +19,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from shared.attestation.contract.v2 import AcceptanceRequestedEvent
 from shared.attestation.errors import PermanentError, RequestIds
+from shared.attestation.metadata import MCA
+from shared.attestation.ports import AttestationReceipt, AttestationState, StatusKind
 from shared.partner_center.agreement_request import AgreementRequest
 from shared.partner_center.client import CreatedAgreement
 from shared.partner_center.enhanced_api import (
@@ -32,7 +36,6 @@ from shared.partner_center.enhanced_api import (
     SIGNATORY_FIRST_NAME_FIELD,
     SIGNATORY_LAST_NAME_FIELD,
     EnhancedApiSettings,
-    StatusKind,
 )
 
 # Fixed: changing it would change every derived request id and defeat idempotency across versions.
@@ -119,22 +122,6 @@ def derive_enhanced_request_id(event_id: str, step: str, body: Mapping[str, Any]
     return str(uuid.uuid5(_REQUEST_ID_NAMESPACE, material.decode("utf-8")))
 
 
-@dataclass(frozen=True, slots=True)
-class AttestationState:
-    """An attestation as Partner Center answered it: its id, what its status means, and the acceptance link.
-
-    ``raw_status`` is the value as sent (``""`` when the create answered none); ``acceptance_link`` and
-    ``link_expires_at`` are ``""`` when the answer had none. The link lets anyone accept: it is kept out of ``repr``.
-    """
-
-    attestation_id: str
-    status: StatusKind
-    raw_status: str
-    acceptance_link: str = field(default="", repr=False)
-    link_expires_at: str = ""
-    ids: RequestIds = field(default_factory=RequestIds)
-
-
 class EnhancedAttestationApi:
     """The enhanced attestation's calls over one ``PartnerCenterClient`` (app-only) and one configuration."""
 
@@ -219,3 +206,59 @@ def _mismatch(key: str, name: str, doc: Mapping[str, Any], ids: RequestIds) -> E
         "(docs/enhanced-attestation.md; mca-attest probe enhanced)",
         ids=ids,
     )
+
+
+class EnhancedPartnerCenterAttestation:
+    """The core's ``EnhancedAttestation`` port over ``EnhancedAttestationApi``.
+
+    Request ids: create-attestation = (event id, ``attestation-{round}``, body); create-agreement = (event id,
+    ``agreement-{round}``, body): a retry repeats its request, a new round or a corrected event makes a new one.
+    """
+
+    def __init__(self, api: EnhancedAttestationApi) -> None:
+        self.api = api
+
+    def attestation_request_id(self, event: AcceptanceRequestedEvent, *, attempt_round: int) -> str:
+        body = enhanced_request_for(event).body(self.api.settings)
+        return derive_enhanced_request_id(event.event_id, f"attestation-{attempt_round}", body)
+
+    async def create_attestation(
+        self, event: AcceptanceRequestedEvent, *, attempt_round: int, correlation_id: str
+    ) -> AttestationState:
+        return await self.api.create_attestation(
+            enhanced_request_for(event),
+            request_id=self.attestation_request_id(event, attempt_round=attempt_round),
+            correlation_id=correlation_id,
+        )
+
+    async def get_status(self, attestation_id: str, *, correlation_id: str) -> AttestationState:
+        return await self.api.get_status(attestation_id, correlation_id=correlation_id)
+
+    async def create_agreement(
+        self,
+        event: AcceptanceRequestedEvent,
+        attestation_id: str,
+        *,
+        template_id: str,
+        date_agreed: datetime,
+        attempt_round: int,
+        correlation_id: str,
+    ) -> AttestationReceipt:
+        signatory = event.signatory
+        agreement = AgreementRequest(
+            customer_tenant_id=event.customer_tenant_id,
+            first_name=signatory.first_name,
+            last_name=signatory.last_name,
+            email=str(signatory.email),
+            phone_number=signatory.phone_number,
+            template_id=template_id,
+            date_agreed=date_agreed,
+            agreement_type=MCA,
+        )
+        request_id = derive_enhanced_request_id(
+            event.event_id, f"agreement-{attempt_round}", {**agreement.body(), "attestationId": attestation_id}
+        )
+        created = await self.api.create_agreement(
+            agreement, attestation_id, request_id=request_id, correlation_id=correlation_id
+        )
+        return AttestationReceipt(user_id=created.user_id, ms_cv=created.ids.ms_cv)

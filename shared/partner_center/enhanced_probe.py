@@ -44,9 +44,10 @@ import httpx
 
 from shared.attestation.errors import AlreadyAttested, PartnerCenterError
 from shared.attestation.metadata import MCA
+from shared.attestation.ports import StatusKind
 from shared.partner_center.agreement_request import AgreementRequest
 from shared.partner_center.client import DEFAULT_TIMEOUT, PartnerCenterClient
-from shared.partner_center.enhanced_api import ITEMS, EnhancedApiSettings, StatusKind
+from shared.partner_center.enhanced_api import ITEMS, EnhancedApiSettings
 from shared.partner_center.enhanced_attestation import (
     EnhancedAttestationApi,
     EnhancedAttestationRequest,

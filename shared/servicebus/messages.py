@@ -11,6 +11,8 @@ published message           ``event_message``: id ``{eventId}/{digest}``, conten
 ``mca-replay-count``        replays so far; ``mca-original-reason`` and
                             ``mca-original-sequence-number`` name the dead letter replayed
 retry copy                  ``copy_for_retry``: same body and properties, a fresh id
+``mca-check``               the enhanced attestation's status check a copy carries out
+                            (``copy_for_check``; informational: the ledger decides what runs)
 ==========================  ====================================================================
 
 Message ids, one rule for all (``derive_message_id``):
@@ -27,6 +29,11 @@ published       ``{eventId}/{digest}``         the event id and its canonical bo
 retry copy      ``{stem}/retry{n}-{digest}``   the id of the message it copies and the attempt ``n``
 replay copy     ``{stem}/replay{n}-{digest}``  the dead letter's message id, sequence number and (edited)
                                                body, and the replay count ``n``
+status check    ``{stem}/check{n}-{digest}``   customer, event id, attestation round, replays seen and the
+                                               check's number ``n``: every delivery that schedules check n
+                                               of one wait gives it the same id, so one arrives
+notification    ``{eventId}/{kind}-{digest}``  customer, event id, round, replays seen and the kind
+                (``mca-notifications``)        (``shared/servicebus/notifications.py``)
 ==============  =============================  ===============================================================
 
 The digest (96 bits of SHA-256 over the length-prefixed identity) makes the id unique per identity
@@ -49,9 +56,11 @@ from typing import Any
 from azure.servicebus import ServiceBusMessage, ServiceBusReceivedMessage
 
 from shared.attestation.contract import EVENT_TYPE, SignedAgreementEvent
+from shared.attestation.flow_state import Delivery
 
 ATTEMPT_PROPERTY = "mca-attempt"  # how many scheduled retries this message already had
 REPLAY_COUNT_PROPERTY = "mca-replay-count"
+CHECK_PROPERTY = "mca-check"  # the enhanced attestation's status check this copy carries out
 ORIGINAL_REASON_PROPERTY = "mca-original-reason"
 ORIGINAL_SEQUENCE_PROPERTY = "mca-original-sequence-number"
 # Set by the broker when it dead-letters; a replayed copy must not carry them back into the queue.
@@ -60,7 +69,7 @@ CONTENT_TYPE = "application/json"
 MAX_MESSAGE_ID_LENGTH = 128  # Service Bus: MessageId is at most 128 characters (.NET, i.e. UTF-16 code units)
 DIGEST_CHARS = 24  # hex characters: 96 bits, so a collision among even billions of ids is not a concern
 # A suffix this module added earlier: dropped from the readable stem so copies of copies stay short.
-_OUR_SUFFIX = re.compile(rf"/(?:(?:retry|replay)[0-9]+-)?[0-9a-f]{{{DIGEST_CHARS}}}$")
+_OUR_SUFFIX = re.compile(rf"/(?:(?:retry|replay|check)[0-9]+-)?[0-9a-f]{{{DIGEST_CHARS}}}$")
 IdentityPart = str | int | bytes
 
 
@@ -129,6 +138,15 @@ def replay_count_of(properties: Mapping[str, Any]) -> int:
     return int(text) if text.isdigit() else 0
 
 
+def delivery_of(message: ServiceBusReceivedMessage) -> Delivery:
+    """What the flows need to know of a received message: its attempt, id and replays."""
+    return Delivery(
+        attempt=attempt_of(message.application_properties),
+        message_id=_text(message.message_id),
+        replay_count=replay_count_of(text_properties(message.application_properties)),
+    )
+
+
 def time_to_live_seconds(message: ServiceBusReceivedMessage) -> float | None:
     """The message's time to live in seconds, when the host exposes one."""
     ttl = getattr(message, "time_to_live", None)
@@ -170,6 +188,25 @@ def copy_for_retry(message: ServiceBusReceivedMessage, attempt: int) -> ServiceB
         body,
         application_properties=properties,
         message_id=retry_message_id(source_id, attempt, fallback_identity=(int(message.sequence_number or 0), body)),
+        correlation_id=message.correlation_id,
+        content_type=message.content_type,
+        subject=message.subject,
+    )
+
+
+def copy_for_check(
+    message: ServiceBusReceivedMessage, check: int, identity: Iterable[IdentityPart]
+) -> ServiceBusMessage:
+    """The status-check copy: the same body and properties, ``mca-check`` = check, a fresh retry budget, and a
+    message id from the check's identity (whichever delivery schedules check n of a wait, the id is one)."""
+    properties: dict[str | bytes, Any] = {}
+    properties.update(text_properties(message.application_properties))
+    properties[ATTEMPT_PROPERTY] = 0
+    properties[CHECK_PROPERTY] = check
+    return ServiceBusMessage(
+        body_bytes(message),
+        application_properties=properties,
+        message_id=derive_message_id(_text(message.message_id) or "event", identity, label=f"check{check}"),
         correlation_id=message.correlation_id,
         content_type=message.content_type,
         subject=message.subject,

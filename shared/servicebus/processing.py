@@ -1,9 +1,16 @@
-"""One received message, end to end, independent of the host: attest → decide → settle → record → log.
+"""One received message, end to end, independent of the host: route → decide → (v2: record) → settle → record → log.
 
 The Functions trigger and the standalone worker both call ``process_message``; they differ only in the
-``MessageSettler`` they pass (``ServiceBusMessageActions`` or an SDK receiver). With a ledger (the attestor's
-journal), what the host did is recorded after the settlement: a ledger that cannot be written is logged, and
-the message stays settled (the ledger then shows the event in progress; ``reconcile`` reads Partner Center).
+``MessageSettler`` they pass (``ServiceBusMessageActions`` or an SDK receiver). ``EventRouter`` sends the body
+to its contract's flow.
+
+Contract v1: with a ledger (the attestor's journal), what the host did is recorded after the settlement: a
+ledger that cannot be written is logged, and the message stays settled (the ledger then shows the event in
+progress; ``reconcile`` reads Partner Center).
+
+Contract v2: the flow records its own steps; what only the host decides (a retry, or retries exhausted: the
+end, told to the CRM) is recorded *before* the settlement, and a failure to record or notify raises, so the
+message is not settled and comes back (every write and notification of the flow is idempotent).
 """
 
 from __future__ import annotations
@@ -13,13 +20,15 @@ import random
 import time
 from dataclasses import dataclass
 
+from shared.attestation.flow_state import Delivery
 from shared.attestation.ledger import AttestationJournal, LedgerError
-from shared.attestation.outcomes import Outcome, log_outcome
-from shared.attestation.use_case import Attestor
+from shared.attestation.outcomes import Outcome, RetryLater, log_outcome
+from shared.attestation.router import EventRouter
 from shared.servicebus.settlement import (
     DeadLetterMessage,
     MessageSettler,
     RedeliveryPolicy,
+    ScheduleCheck,
     ScheduleRetry,
     Settlement,
     decide,
@@ -41,28 +50,35 @@ class Processed:
 async def process_message(
     body: bytes,
     *,
-    attempt: int,
-    attestor: Attestor,
+    delivery: Delivery,
+    router: EventRouter,
     settler: MessageSettler,
     policy: RedeliveryPolicy,
     rng: random.Random,
-    message_id: str = "",
     time_to_live: float | None = None,
 ) -> Processed:
-    """Attest one message body and settle the message accordingly (a retry never later than ``time_to_live``)."""
+    """Carry one message body through its flow and settle the message accordingly (a retry never later than
+    ``time_to_live``)."""
     started = time.perf_counter()
-    outcome = await attestor.attest_body(body)
+    attempt, message_id = delivery.attempt, delivery.message_id
+    outcome = await router.attest_body(body, delivery)
     settlement = decide(outcome, attempt, policy, rng, time_to_live=time_to_live)
+    enhanced = router.enhanced
+    if enhanced is not None and isinstance(outcome, RetryLater) and enhanced.owns(outcome.event_id):
+        reason = settlement.reason if isinstance(settlement, DeadLetterMessage) else ""
+        await enhanced.settled(outcome, dead_letter_reason=reason, attempt=attempt + 1, message_id=message_id)
     await settle(settlement, settler)
-    if attestor.journal is not None:
-        await record_settlement(attestor.journal, outcome, settlement, attempt=attempt + 1, message_id=message_id)
+    if router.journal is not None:
+        await record_settlement(router.journal, outcome, settlement, attempt=attempt + 1, message_id=message_id)
     fields: dict[str, object] = {
         "message_id": message_id,
         "settlement": settlement_name(settlement),
         "attempt": attempt,
     }
-    if isinstance(settlement, ScheduleRetry):
-        fields["retry_in_seconds"] = round(settlement.delay_seconds, 1)
+    if isinstance(settlement, ScheduleRetry | ScheduleCheck):
+        fields["retry_in_seconds" if isinstance(settlement, ScheduleRetry) else "check_in_seconds"] = round(
+            settlement.delay_seconds, 1
+        )
     reason = settlement.reason if isinstance(settlement, DeadLetterMessage) else ""
     log_outcome(outcome, started, reason=reason, **fields)
     return Processed(outcome, settlement)

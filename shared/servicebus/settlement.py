@@ -19,6 +19,10 @@ RetryLater         attempt < budget: schedule a copy for later, *then* complete 
                    attempt = budget: dead-letter as its ``exhausted_reason`` (by default
                    ``RetriesExhausted``) with the last error
 Validated          complete (dry-run hosts only)
+AwaitingAcceptance schedule the status check (a copy of the message, ``mca-check`` set, a
+                   message id from the check's identity: a second delivery scheduling the
+                   same check gets the same id, which duplicate detection drops), *then*
+                   complete the original
 =================  =====================================================================
 
 The retry attempt travels with the message in the application property ``mca-attempt``. The copy gets a
@@ -42,6 +46,7 @@ from shared.attestation.outcomes import (
     AlreadyAccepted,
     AlreadyAttested,
     Attested,
+    AwaitingAcceptance,
     DeadLetter,
     Outcome,
     RetryLater,
@@ -105,7 +110,17 @@ class ScheduleRetry:
     attempt: int  # the attempt number the copy carries
 
 
-Settlement = Complete | DeadLetterMessage | ScheduleRetry
+@dataclass(frozen=True, slots=True)
+class ScheduleCheck:
+    """The enhanced attestation's next status check: a copy of the message after ``delay_seconds``."""
+
+    delay_seconds: float
+    check: int  # its number within the wait (``mca-check``)
+    event_id: str  # readable part of the copy's message id
+    identity: tuple[str | int, ...]  # decides the copy's message id
+
+
+Settlement = Complete | DeadLetterMessage | ScheduleRetry | ScheduleCheck
 
 
 def settlement_name(settlement: Settlement) -> str:
@@ -114,6 +129,8 @@ def settlement_name(settlement: Settlement) -> str:
         return "complete"
     if isinstance(settlement, DeadLetterMessage):
         return "dead_letter"
+    if isinstance(settlement, ScheduleCheck):
+        return "schedule_check"
     return "schedule_retry"
 
 
@@ -131,6 +148,9 @@ def decide(
         return Complete()
     if isinstance(outcome, DeadLetter):
         return DeadLetterMessage(outcome.reason.value, _short(outcome.description))
+    if isinstance(outcome, AwaitingAcceptance):
+        delay = outcome.check_in_seconds if _usable(outcome.check_in_seconds) else policy.base_seconds
+        return ScheduleCheck(delay, outcome.check, outcome.event_id, outcome.check_identity)
     if isinstance(outcome, RetryLater):
         if attempt >= policy.budget:
             return DeadLetterMessage(
@@ -157,6 +177,10 @@ class MessageSettler(Protocol):
         """Enqueue a copy (same body and properties, ``mca-attempt`` = attempt) after the delay."""
         ...
 
+    async def schedule_check(self, check: ScheduleCheck) -> None:
+        """Enqueue the status-check copy (same body, ``mca-check`` set, ``mca-attempt`` reset) after its delay."""
+        ...
+
 
 async def settle(settlement: Settlement, settler: MessageSettler) -> None:
     """Carry out ``settlement``. For a retry: the copy is scheduled before the original is completed."""
@@ -164,6 +188,9 @@ async def settle(settlement: Settlement, settler: MessageSettler) -> None:
         await settler.complete()
     elif isinstance(settlement, DeadLetterMessage):
         await settler.dead_letter(settlement.reason, settlement.description)
+    elif isinstance(settlement, ScheduleCheck):
+        await settler.schedule_check(settlement)
+        await settler.complete()
     else:
         await settler.schedule_copy(settlement.delay_seconds, settlement.attempt)
         await settler.complete()

@@ -25,10 +25,10 @@ from azure.servicebus.exceptions import ServiceBusError
 
 from shared.attestation.contract import MAX_BODY_BYTES
 from shared.bootstrap import Services
-from shared.servicebus.messages import attempt_of, body_bytes, copy_for_retry, time_to_live_seconds
+from shared.servicebus.messages import body_bytes, copy_for_check, copy_for_retry, delivery_of, time_to_live_seconds
 from shared.servicebus.processing import process_message
 from shared.servicebus.retry_scheduler import RetryScheduler
-from shared.servicebus.settlement import settlement_name
+from shared.servicebus.settlement import ScheduleCheck, settlement_name
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,9 @@ class SdkMessageSettler:
 
     async def schedule_copy(self, delay_seconds: float, attempt: int) -> None:
         await self._scheduler.schedule(copy_for_retry(self._message, attempt), delay_seconds)
+
+    async def schedule_check(self, check: ScheduleCheck) -> None:
+        await self._scheduler.schedule(copy_for_check(self._message, check.check, check.identity), check.delay_seconds)
 
     async def give_back(self) -> None:
         """Abandon the message so Service Bus redelivers it. If even that fails, its lock lapses on its own;
@@ -216,12 +219,11 @@ class Worker:
         try:
             processed = await process_message(
                 body_bytes(message, limit=MAX_BODY_BYTES),
-                attempt=attempt_of(message.application_properties),
-                attestor=services.attestor,
+                delivery=delivery_of(message),
+                router=services.router,
                 settler=settler,
                 policy=services.redelivery,
                 rng=services.rng,
-                message_id=str(message.message_id or ""),
                 time_to_live=time_to_live_seconds(message),
             )
         except (TimeoutError, ServiceBusError, OSError, ValueError) as exc:

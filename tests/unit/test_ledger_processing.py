@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import random
 
 from shared.attestation import errors as pc
+from shared.attestation.flow_state import Delivery
 from shared.attestation.ledger import AttestationJournal, LedgerState
 from shared.attestation.outcomes import AlreadyAttested, Attested, DeadLetterReason
 from shared.attestation.use_case import Attestor
 from shared.cli.bulk import ResultStatus, attest_all, validate_records
 from shared.cli.event_files import RawRecord
-from shared.servicebus.processing import Processed, process_message
+from shared.servicebus.processing import Processed
 from shared.servicebus.settlement import Complete, DeadLetterMessage, RedeliveryPolicy, ScheduleRetry
 from tests.builders import (
     EMAIL,
@@ -23,10 +23,10 @@ from tests.builders import (
     FakeAttestation,
     FakeLedger,
     FakeMetadata,
-    RecordingSettler,
     RecordingSleep,
     as_body,
     event_doc,
+    process_with,
 )
 
 
@@ -35,14 +35,11 @@ def attestor_with(ledger: FakeLedger, attestation: FakeAttestation) -> Attestor:
 
 
 async def deliver(attestor: Attestor, body: bytes, *, attempt: int = 0, budget: int = 8) -> Processed:
-    return await process_message(
+    return await process_with(
+        attestor,
         body,
-        attempt=attempt,
-        attestor=attestor,
-        settler=RecordingSettler(),
+        delivery=Delivery(attempt=attempt, message_id=f"msg-{attempt}"),
         policy=RedeliveryPolicy(budget=budget),
-        rng=random.Random(1),
-        message_id=f"msg-{attempt}",
     )
 
 

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import random
 
 from shared.attestation import errors as pc
 from shared.attestation.ledger import AttestationJournal, LedgerState
 from shared.attestation.outcomes import AlreadyAccepted, Attested, DeadLetter, DeadLetterReason, RetryLater
 from shared.attestation.use_case import Attestor
 from shared.partner_center.acceptance import PartnerCenterAcceptance
-from shared.servicebus.processing import Processed, process_message
-from shared.servicebus.settlement import Complete, RedeliveryPolicy
+from shared.servicebus.processing import Processed
+from shared.servicebus.settlement import Complete
 from tests.builders import (
     TENANT,
     FakeAcceptanceReads,
     FakeAttestation,
     FakeLedger,
     FakeMetadata,
-    RecordingSettler,
     as_body,
     event_doc,
+    process_with,
 )
 
 OTHER = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -36,9 +35,7 @@ def attestor_with(
 
 
 async def deliver(attestor: Attestor, body: bytes) -> Processed:
-    return await process_message(
-        body, attempt=0, attestor=attestor, settler=RecordingSettler(), policy=RedeliveryPolicy(), rng=random.Random(1)
-    )
+    return await process_with(attestor, body)
 
 
 async def test_direct_signed_customer_is_already_accepted_without_a_post() -> None:

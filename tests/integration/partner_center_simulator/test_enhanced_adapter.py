@@ -11,10 +11,11 @@ import pytest
 from emulators.partner_center import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, MCA, MCA_TEMPLATE_ID, SimulatorServer
 from shared.attestation.contract.v2 import parse_acceptance_requested
 from shared.attestation.errors import AuthError, InvalidRequest, NoRelationship
+from shared.attestation.ports import StatusKind
 from shared.partner_center.agreement_request import AgreementRequest
 from shared.partner_center.auth import ClientCredentialsProvider, RefreshTokenProvider
 from shared.partner_center.client import PartnerCenterClient
-from shared.partner_center.enhanced_api import EnhancedApiSettings, StatusKind
+from shared.partner_center.enhanced_api import EnhancedApiSettings
 from shared.partner_center.enhanced_attestation import (
     EnhancedAttestationApi,
     EnhancedAttestationRequest,

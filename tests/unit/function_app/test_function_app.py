@@ -56,12 +56,13 @@ class ScriptedAttestor:
     """Answers every body with the next scripted outcome, and records the bodies it saw."""
 
     journal = None  # no ledger: the trigger's settlement is what these tests pin
+    enhanced = None  # the hosts' shared path reads it of an ``EventRouter``
 
     def __init__(self, *outcomes: Outcome) -> None:
         self._outcomes = list(outcomes)
         self.bodies: list[bytes] = []
 
-    async def attest_body(self, body: bytes) -> Outcome:
+    async def attest_body(self, body: bytes, delivery: object = None) -> Outcome:
         self.bodies.append(body)
         return self._outcomes.pop(0)
 
@@ -78,6 +79,7 @@ class FakeServices:
         **settings: Any,
     ) -> None:
         self.attestor = attestor
+        self.router = attestor  # the trigger hands bodies to the router; these tests script its outcomes
         self.metadata = metadata
         self.journal = journal
         self.acceptance = acceptance

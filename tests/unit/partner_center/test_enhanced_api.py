@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from shared.attestation.ports import StatusKind
 from shared.partner_center.enhanced_api import (
     ITEMS,
     EnhancedApiConfigError,
     EnhancedApiSettings,
-    StatusKind,
     enhanced_api_settings_from_json,
     load_enhanced_api_settings,
     settings_json,

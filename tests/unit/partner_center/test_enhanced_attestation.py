@@ -12,8 +12,9 @@ import pytest
 
 from shared.attestation.contract.v2 import parse_acceptance_requested
 from shared.attestation.errors import PermanentError, RequestIds
+from shared.attestation.ports import StatusKind
 from shared.partner_center.agreement_request import AgreementRequest
-from shared.partner_center.enhanced_api import EnhancedApiSettings, StatusKind
+from shared.partner_center.enhanced_api import EnhancedApiSettings
 from shared.partner_center.enhanced_attestation import (
     EnhancedAttestationApi,
     EnhancedResponseMismatch,

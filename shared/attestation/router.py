@@ -1,0 +1,84 @@
+"""Which flow an event takes: contract v1 → ``Attestor`` (the legacy POST), contract v2 → ``EnhancedFlow``.
+
+Hosts (the queue trigger, the worker, the bulk command) hand every body to ``EventRouter``; it reads the
+contract the body names (``contract_of``: the event type in an envelope, ``contractVersion`` when bare) and
+passes it on. A body that names no known contract, or a contract this deployment does not process
+(``ATTESTATION_FLOWS``), is a dead letter with the reason; nothing raises (the final guard is the same as
+``Attestor``'s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shared.attestation.contract import InvalidEventError
+from shared.attestation.contract.envelopes import decode_body, readable_event_id
+from shared.attestation.contract.fields import FieldError
+from shared.attestation.contract.v2 import AcceptanceRequestedEvent, contract_of, parse_acceptance_requested
+from shared.attestation.enhanced_flow import EnhancedFlow
+from shared.attestation.flow_state import Delivery
+from shared.attestation.ledger import AttestationJournal
+from shared.attestation.outcomes import DeadLetter, DeadLetterReason, Outcome, Validated, invalid_event_outcome
+from shared.attestation.use_case import Attestor, unexpected_error_outcome
+
+LEGACY = "legacy"
+ENHANCED = "enhanced"
+
+
+class EventRouter:
+    """Routes each event to the flow its contract names; ``legacy`` or ``enhanced`` may be left out."""
+
+    def __init__(self, legacy: Attestor | None, enhanced: EnhancedFlow | None, *, dry_run: bool = False) -> None:
+        self.legacy = legacy
+        self.enhanced = enhanced
+        self._dry_run = dry_run  # contract v2 is validated only (the legacy Attestor has its own dry run)
+
+    @property
+    def journal(self) -> AttestationJournal | None:
+        """The legacy flow's ledger journal (the hosts record v1 settlements into it)."""
+        return self.legacy.journal if self.legacy is not None else None
+
+    async def attest_body(self, body: bytes | str, delivery: Delivery | None = None) -> Outcome:
+        """The outcome for one message body, whichever contract it names."""
+        try:
+            doc = decode_body(body)
+            contract = contract_of(doc)
+        except InvalidEventError as exc:
+            return invalid_event_outcome(exc)
+        if isinstance(contract, FieldError):
+            return invalid_event_outcome(InvalidEventError([contract], readable_event_id(doc)))
+        if contract == "v2":
+            return await self._enhanced(doc, delivery or Delivery())
+        if self.legacy is None:
+            return _not_enabled(doc, "contract v1 (the legacy attestation)", LEGACY)
+        return await self.legacy.attest_body(body)
+
+    async def _enhanced(self, doc: Mapping[str, Any], delivery: Delivery) -> Outcome:
+        if self._dry_run:
+            try:
+                checked = parse_acceptance_requested(doc)
+            except InvalidEventError as exc:
+                return invalid_event_outcome(exc)
+            return Validated(checked.event_id, "", checked.correlation_id or "", "")
+        if self.enhanced is None:
+            return _not_enabled(doc, "contract v2 (the enhanced attestation)", ENHANCED)
+        event: AcceptanceRequestedEvent | None = None
+        try:
+            event = parse_acceptance_requested(doc)
+            return await self.enhanced.advance(event, delivery)
+        except InvalidEventError as exc:
+            return invalid_event_outcome(exc)
+        except Exception as exc:  # noqa: BLE001 — the final guard, as in Attestor._answer
+            event_id = event.event_id if event is not None else readable_event_id(doc)
+            return unexpected_error_outcome(exc, event_id, event.correlation_id or "" if event else "")
+
+
+def _not_enabled(doc: Mapping[str, Any], what: str, flow: str) -> DeadLetter:
+    return DeadLetter(
+        readable_event_id(doc),
+        "",
+        "",
+        DeadLetterReason.FLOW_NOT_ENABLED,
+        f"{what} is not enabled on this deployment: add {flow} to ATTESTATION_FLOWS, then replay",
+    )
