@@ -120,9 +120,7 @@ async def open_services(
             refresh, credential = await open_secret_sources(settings, stack)
             tokens = build_token_provider(settings, http, refresh, credential)
             if enhanced_enabled and app_only_tokens is None and settings.auth_mode is not AuthMode.APP_ONLY:
-                app_only_tokens = build_token_provider(
-                    replace(settings, auth_mode=AuthMode.APP_ONLY), http, None, credential
-                )
+                app_only_tokens = _app_only_tokens(settings, http, credential)
         limiter = None
         if settings.adaptive_concurrency:
             pause_store = await stack.enter_async_context(open_pause_store(settings))
@@ -187,6 +185,17 @@ async def open_services(
             ),
             rng=random.Random(),
         )
+
+
+def _app_only_tokens(settings: Settings, http: httpx.AsyncClient, credential: SecretSource | None) -> TokenProvider:
+    """The enhanced flow's client-credentials provider beside an app+user one: the same app, its own grant."""
+    try:
+        return build_token_provider(replace(settings, auth_mode=AuthMode.APP_ONLY), http, None, credential)
+    except MissingSettingError as exc:
+        raise MissingSettingError(
+            f"the enhanced attestation (ATTESTATION_FLOWS has enhanced) is app-only and {exc}; "
+            "or set ATTESTATION_FLOWS=legacy"
+        ) from exc
 
 
 def _enhanced_flow(

@@ -195,10 +195,11 @@ def copy_for_retry(message: ServiceBusReceivedMessage, attempt: int) -> ServiceB
 
 
 def copy_for_check(
-    message: ServiceBusReceivedMessage, check: int, identity: Iterable[IdentityPart]
+    message: ServiceBusReceivedMessage, check: int, identity: Iterable[IdentityPart], *, event_id: str
 ) -> ServiceBusMessage:
     """The status-check copy: the same body and properties, ``mca-check`` = check, a fresh retry budget, and a
-    message id from the check's identity (whichever delivery schedules check n of a wait, the id is one)."""
+    message id ``{eventId}/check{n}-{digest of identity}``: whichever delivery schedules check n of a wait (the
+    CRM's message, a copy, a duplicate under another message id), the id is one."""
     properties: dict[str | bytes, Any] = {}
     properties.update(text_properties(message.application_properties))
     properties[ATTEMPT_PROPERTY] = 0
@@ -206,7 +207,7 @@ def copy_for_check(
     return ServiceBusMessage(
         body_bytes(message),
         application_properties=properties,
-        message_id=derive_message_id(_text(message.message_id) or "event", identity, label=f"check{check}"),
+        message_id=derive_message_id(event_id or "event", identity, label=f"check{check}"),
         correlation_id=message.correlation_id,
         content_type=message.content_type,
         subject=message.subject,

@@ -97,7 +97,9 @@ class SdkMessageSettler:
         await self._scheduler.schedule(copy_for_retry(self._message, attempt), delay_seconds)
 
     async def schedule_check(self, check: ScheduleCheck) -> None:
-        await self._scheduler.schedule(copy_for_check(self._message, check.check, check.identity), check.delay_seconds)
+        await self._scheduler.schedule(
+            copy_for_check(self._message, check.check, check.identity, event_id=check.event_id), check.delay_seconds
+        )
 
     async def give_back(self) -> None:
         """Abandon the message so Service Bus redelivers it. If even that fails, its lock lapses on its own;
