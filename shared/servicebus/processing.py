@@ -20,8 +20,10 @@ import random
 import time
 from dataclasses import dataclass
 
+from shared.attestation.enhanced_flow import EnhancedFlow
 from shared.attestation.flow_state import Delivery
 from shared.attestation.ledger import AttestationJournal, LedgerError
+from shared.attestation.notifications import NotificationError
 from shared.attestation.outcomes import Outcome, RetryLater, log_outcome
 from shared.attestation.router import EventRouter
 from shared.servicebus.settlement import (
@@ -65,8 +67,7 @@ async def process_message(
     settlement = decide(outcome, attempt, policy, rng, time_to_live=time_to_live)
     enhanced = router.enhanced
     if enhanced is not None and isinstance(outcome, RetryLater) and enhanced.owns(outcome.event_id):
-        reason = settlement.reason if isinstance(settlement, DeadLetterMessage) else ""
-        await enhanced.settled(outcome, dead_letter_reason=reason, attempt=attempt + 1, message_id=message_id)
+        await _record_enhanced(enhanced, outcome, settlement, attempt=attempt + 1, message_id=message_id)
     await settle(settlement, settler)
     if router.journal is not None:
         await record_settlement(router.journal, outcome, settlement, attempt=attempt + 1, message_id=message_id)
@@ -100,3 +101,29 @@ async def record_settlement(
             "ledger not updated after settlement",
             extra={"event": "ledger.unavailable", "event_id": outcome.event_id, "error": str(error)[:300]},
         )
+
+
+class MessageNotSettled(Exception):
+    """The message must not be settled now (the CRM could not be told how it ended): the host leaves it, and
+    Service Bus delivers it again."""
+
+
+async def _record_enhanced(
+    enhanced: EnhancedFlow, outcome: RetryLater, settlement: Settlement, *, attempt: int, message_id: str
+) -> None:
+    """The enhanced flow's record of what the host decided. A ledger that cannot be written is logged (as for
+    v1); a notification that cannot be sent keeps the message unsettled, so the end is told on redelivery."""
+    reason = settlement.reason if isinstance(settlement, DeadLetterMessage) else ""
+    try:
+        await enhanced.settled(outcome, dead_letter_reason=reason, attempt=attempt, message_id=message_id)
+    except LedgerError as error:
+        log.warning(
+            "ledger not updated before settlement",
+            extra={"event": "ledger.unavailable", "event_id": outcome.event_id, "error": str(error)[:300]},
+        )
+    except NotificationError as error:
+        log.warning(
+            "the CRM could not be told; the message is left for redelivery",
+            extra={"event": "enhanced.notification_failed", "event_id": outcome.event_id, "error": str(error)},
+        )
+        raise MessageNotSettled(str(error)) from error

@@ -26,7 +26,7 @@ from azure.servicebus.exceptions import ServiceBusError
 from shared.attestation.contract import MAX_BODY_BYTES
 from shared.bootstrap import Services
 from shared.servicebus.messages import body_bytes, copy_for_check, copy_for_retry, delivery_of, time_to_live_seconds
-from shared.servicebus.processing import process_message
+from shared.servicebus.processing import MessageNotSettled, process_message
 from shared.servicebus.retry_scheduler import RetryScheduler
 from shared.servicebus.settlement import ScheduleCheck, settlement_name
 
@@ -228,7 +228,7 @@ class Worker:
                 rng=services.rng,
                 time_to_live=time_to_live_seconds(message),
             )
-        except (TimeoutError, ServiceBusError, OSError, ValueError) as exc:
+        except (TimeoutError, ServiceBusError, OSError, ValueError, MessageNotSettled) as exc:
             # Settlement or scheduling failed (lock lost, connection dropped, handler already shut down — the
             # SDK raises ValueError for that): the message stays on the queue and comes back; the consumer
             # is idempotent, so a second attempt is safe.

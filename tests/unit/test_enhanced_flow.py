@@ -9,6 +9,8 @@ import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from shared.attestation import errors as pc
 from shared.attestation.enhanced_flow import EnhancedFlow
 from shared.attestation.flow_state import Delivery, FlowStep, FlowTiming
@@ -26,7 +28,7 @@ from shared.attestation.ports import StatusKind
 from shared.attestation.router import EventRouter
 from shared.attestation.use_case import Attestor
 from shared.partner_center.acceptance import PartnerCenterAcceptance
-from shared.servicebus.processing import Processed
+from shared.servicebus.processing import MessageNotSettled, Processed
 from shared.servicebus.settlement import DeadLetterMessage, RedeliveryPolicy, ScheduleCheck
 from tests.builders import (
     COMPANY,
@@ -344,3 +346,17 @@ async def test_no_personal_data_in_the_ledger_or_notifications_and_no_link_in_th
         assert value not in sent
     assert s.api.link not in stored
     assert s.api.link in sent  # only the link notification carries it
+
+
+async def test_an_end_the_crm_cannot_hear_of_leaves_the_message_unsettled() -> None:
+    """Retries exhausted while the notifications queue is down: no dead letter yet (the CRM would never hear);
+    the message is left, so its redelivery tells the end."""
+    s = Setup()
+    await s.deliver()
+    s.clock.advance(60)
+    s.api.errors["status"] = pc.ServerError("busy", status=503)
+    s.notifier.fail = True
+    with pytest.raises(MessageNotSettled):
+        await s.deliver(attempt=3, budget=3)
+    assert s.settler.calls == []
+    assert s.entry().state is LedgerState.AWAITING_ACCEPTANCE
