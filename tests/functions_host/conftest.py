@@ -4,7 +4,8 @@ The worker gets the app settings of ``local.settings.json.example``, pointed at 
 and the project's Service Bus emulator (the retry sender's and the notifier's connection), with a metadata
 cache folder and a ledger of its own. It is started, initialised (indexing), asked for metadata and loaded
 once; each test resets the simulator, the emulator and the settlement recorder, and reads what it needs from
-them. Other settings need a worker of their own over the same stand-ins (``open_app``).
+them. Other settings need a worker of their own over the same stand-ins (``open_app``): ``legacy_only_app``
+runs with ``ATTESTATION_FLOWS=legacy``, started for the modules that ask for it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from emulators.processes import simulator_app_settings
 from emulators.servicebus.server import ServiceBusEmulator
 from emulators.servicebus.testing import running_emulator
 from tests.functions_host.host import FunctionsHost, RecordingSettlement, worker_environment
-from tests.functions_host.running import REPO, RunningApp, template_app_settings
+from tests.functions_host.running import FIRST_CHECK_SECONDS, REPO, RunningApp, template_app_settings
 
 HANG_GUARD_SECONDS = 120  # every host call has its own, shorter timeout; past this, dump stacks and end
 
@@ -55,6 +56,7 @@ def open_app(
                 # the limiter is off here (tests/unit/partner_center/test_pc_throttle.py, test_shared_pause.py).
                 "PARTNER_CENTER_ADAPTIVE_CONCURRENCY": "false",
                 "RECONCILE_REPORT_DIR": str(reports),
+                "ENHANCED_FIRST_CHECK_SECONDS": str(FIRST_CHECK_SECONDS),
                 # The strict setting for the RpcLog checks: debug records of every library reach the host.
                 "PYTHON_ENABLE_DEBUG_LOGGING": "1",
             }
@@ -103,6 +105,22 @@ def clean_slate(app: RunningApp) -> RunningApp:
 def app(running_app: RunningApp) -> RunningApp:
     """The session's app with a clean slate: simulator world and faults, emulator queues, settlement log."""
     return clean_slate(running_app)
+
+
+@pytest.fixture(scope="module")
+def legacy_only_running_app(
+    tmp_path_factory: pytest.TempPathFactory, simulator: SimulatorServer, servicebus: ServiceBusEmulator
+) -> Iterator[RunningApp]:
+    """A second worker, for one module, on a deployment that runs only the legacy flow (contract v1)."""
+    state = tmp_path_factory.mktemp("functions-host-legacy-only")
+    with open_app(state, simulator, servicebus, ATTESTATION_FLOWS="legacy") as app:
+        yield app
+
+
+@pytest.fixture
+def legacy_only_app(legacy_only_running_app: RunningApp) -> RunningApp:
+    """The legacy-only worker with a clean slate (the stand-ins are the session's)."""
+    return clean_slate(legacy_only_running_app)
 
 
 @pytest.fixture
