@@ -26,6 +26,12 @@ bp = func.Blueprint()
 async def attest_signed_agreement(
     message: servicebus.ServiceBusReceivedMessage, message_actions: servicebus.ServiceBusMessageActions
 ) -> None:
+    """One event message of either contract, routed by its event type: contract v1 ("customer signed the MCA")
+    to the attestation, contract v2 ("MCA acceptance requested") to the enhanced attestation's next step; then
+    the message is settled.
+
+    The name predates contract v2 and stays: renaming a deployed function is a breaking change (the host, its
+    metrics and alerts know the function by name)."""
     from functions.settler import FunctionsMessageSettler
     from shared.attestation.contract import MAX_BODY_BYTES
     from shared.servicebus.messages import body_bytes, delivery_of, time_to_live_seconds

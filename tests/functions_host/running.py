@@ -1,15 +1,19 @@
-"""The app running inside the test host: what the session built, and a helper that delivers one message."""
+"""The app running inside the test host: what the session built, and helpers that deliver one message."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from azure.servicebus import ServiceBusClient, ServiceBusReceivedMessage
+
 from emulators.partner_center.server import SimulatorServer
 from emulators.servicebus.server import ServiceBusEmulator
+from shared.servicebus.messages import body_bytes, text_properties
 from tests.functions_host.host import FunctionsHost, protos
 from tests.functions_host.host_conversion import HostMessage, service_bus_invocation
 
@@ -18,6 +22,9 @@ LOCAL_SETTINGS_TEMPLATE = REPO / "local.settings.json.example"
 QUEUE_TRIGGER = "attest_signed_agreement"
 TIMER = "refresh_agreement_metadata"
 RECONCILE_TIMER = "reconcile_ledger_daily"
+# ENHANCED_FIRST_CHECK_SECONDS of the test workers: short, so a test can deliver the scheduled status-check copy
+# once it is due instead of after the template's 15 minutes.
+FIRST_CHECK_SECONDS = 1
 
 
 def template_app_settings() -> dict[str, str]:
@@ -63,3 +70,33 @@ def deliver(app: RunningApp, body: bytes | dict[str, Any], **message: Any) -> De
     invocation_id = str(uuid.uuid4())
     request = service_bus_invocation(app.functions[QUEUE_TRIGGER], "message", host_message, invocation_id)
     return Delivery(host_message, invocation_id, app.host.invoke(request))
+
+
+def receive_and_deliver(app: RunningApp, queue: str, *, within: float) -> Delivery:
+    """Receive the next message of ``queue`` from the emulator once it is due (a scheduled copy at its
+    time), waiting at most ``within`` seconds, and invoke the queue trigger with it as the host would: the
+    broker's lock token, delivery count and sequence number included. The message stays locked on the
+    emulator (settlement goes to the test host, which records it)."""
+    with (
+        ServiceBusClient.from_connection_string(app.servicebus.connection_string) as client,
+        client.get_queue_receiver(queue) as receiver,
+    ):
+        received = receiver.receive_messages(max_message_count=1, max_wait_time=within)
+    if not received:
+        raise AssertionError(f"no message became due on {queue} within {within:g} s")
+    return deliver(app, body_bytes(received[0]), **_host_message_fields(received[0]))
+
+
+def _host_message_fields(message: ServiceBusReceivedMessage) -> dict[str, Any]:
+    assert message.lock_token is not None
+    assert message.message_id is not None
+    return {
+        "message_id": str(message.message_id),
+        "lock_token": uuid.UUID(str(message.lock_token)),
+        "application_properties": text_properties(message.application_properties),
+        "content_type": message.content_type or "application/json",
+        "correlation_id": message.correlation_id,
+        "delivery_count": message.delivery_count or 1,
+        "sequence_number": message.sequence_number or 0,
+        "enqueued_time": message.enqueued_time_utc or datetime.now(UTC),
+    }
