@@ -305,7 +305,8 @@ class _Run:
         entry, timing = self.entry, self.flow.timing
         now = self.flow.clock()
         due = _parse(entry.next_check_at) or now
-        if now < due and not self.delivery.check_now:
+        is_the_due_check = self.delivery.check == entry.checks + 1
+        if now < due and not (self.delivery.check_now or is_the_due_check):
             return self.awaiting((due - now).total_seconds())  # early (a duplicate, a retry): keep the schedule
         try:
             state = await self.flow.api.get_status(entry.attestation_id, correlation_id=self.correlation_id)

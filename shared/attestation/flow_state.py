@@ -60,11 +60,14 @@ class Delivery:
     """What the host knows of the message that carried the event.
 
     ``replay_count`` is the message's ``mca-replay-count``: a replay the ledger has not seen restarts a flow
-    that ended unhappily. ``check_now`` (the bulk command, run by a person) checks a waiting attestation's
-    status at once instead of at its scheduled time.
+    that ended unhappily. ``check`` is the message's ``mca-check``: the scheduled status check it carries out
+    (0: none); the check that is due runs when it arrives, even if this host's clock says it is a little early
+    (the broker's clock decided). ``check_now`` (the bulk command, run by a person) checks a waiting
+    attestation's status at once instead of at its scheduled time.
     """
 
     attempt: int = 0
     message_id: str = ""
     replay_count: int = 0
+    check: int = 0
     check_now: bool = False

@@ -133,17 +133,22 @@ def attempt_of(application_properties: Mapping[str | bytes, object] | None) -> i
 
 def replay_count_of(properties: Mapping[str, Any]) -> int:
     """How many times this message was already replayed (0 when never, or unreadable)."""
-    raw = properties.get(REPLAY_COUNT_PROPERTY)
+    return _whole_number(properties.get(REPLAY_COUNT_PROPERTY))
+
+
+def _whole_number(raw: object) -> int:
     text = _text(raw).strip()
     return int(text) if text.isdigit() else 0
 
 
 def delivery_of(message: ServiceBusReceivedMessage) -> Delivery:
-    """What the flows need to know of a received message: its attempt, id and replays."""
+    """What the flows need to know of a received message: its attempt, id, replays and status check."""
+    properties = text_properties(message.application_properties)
     return Delivery(
         attempt=attempt_of(message.application_properties),
         message_id=_text(message.message_id),
-        replay_count=replay_count_of(text_properties(message.application_properties)),
+        replay_count=replay_count_of(properties),
+        check=_whole_number(properties.get(CHECK_PROPERTY)),
     )
 
 

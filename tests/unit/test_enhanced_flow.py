@@ -360,3 +360,23 @@ async def test_an_end_the_crm_cannot_hear_of_leaves_the_message_unsettled() -> N
         await s.deliver(attempt=3, budget=3)
     assert s.settler.calls == []
     assert s.entry().state is LedgerState.AWAITING_ACCEPTANCE
+
+
+async def test_the_scheduled_check_runs_when_it_arrives_even_if_this_clock_says_early() -> None:
+    """The broker delivered check 1 by its clock; ours lags by 5 s. Keeping the schedule would re-schedule check 1
+    under the id the queue has just seen (dropped as a duplicate): the wait would stall. So the due check runs."""
+    s = Setup()
+    await s.deliver()
+    s.clock.advance(55)
+    s.api.status = StatusKind.ACCEPTED
+    s.settler = RecordingSettler()
+    processed = await process_with(
+        s.router, as_body(acceptance_requested_doc()), delivery=Delivery(check=1), settler=s.settler
+    )
+    assert isinstance(processed.outcome, Attested)
+    early_duplicate = Setup()
+    await early_duplicate.deliver()
+    early_duplicate.clock.advance(55)
+    kept = await process_with(early_duplicate.router, as_body(acceptance_requested_doc()), delivery=Delivery(check=0))
+    assert isinstance(kept.outcome, AwaitingAcceptance)
+    assert "status" not in early_duplicate.api.calls
