@@ -17,12 +17,12 @@ from azure.servicebus.exceptions import ServiceBusError
 from rich.console import Console
 from rich.table import Table
 
-from shared.attestation.contract import SignedAgreementEvent
 from shared.cli.bulk import BulkResult, ResultStatus, validate_records
 from shared.cli.console import progress_bar, stdout_console
 from shared.cli.event_files import UnsupportedFileError, read_records
 from shared.cli.options import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, queue_option
 from shared.servicebus.connection import open_client_from_environment
+from shared.servicebus.messages import AnyEvent
 from shared.servicebus.publishing import DEFAULT_BATCH_SIZE, publish_events
 from shared.settings import MissingSettingError
 
@@ -84,9 +84,7 @@ class _Tally:
     sent: int = 0  # messages the broker accepted so far
 
 
-async def _publish(
-    events: list[SignedAgreementEvent], queue: str, batch_size: int, err: Console, tally: _Tally
-) -> None:
+async def _publish(events: Sequence[AnyEvent], queue: str, batch_size: int, err: Console, tally: _Tally) -> None:
     if not events:
         return
     async with open_client_from_environment() as client, client.get_queue_sender(queue) as sender:
@@ -109,7 +107,7 @@ def _invalid_table(invalid: list[BulkResult]) -> Table:
     return table
 
 
-def _dry_run_table(items: list[tuple[int, SignedAgreementEvent]]) -> Table:
+def _dry_run_table(items: list[tuple[int, AnyEvent]]) -> Table:
     table = Table(title="Would publish (dry run)")
     for column in ("line", "message id", "customer", "correlation id"):
         table.add_column(column, overflow="fold")

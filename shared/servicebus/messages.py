@@ -56,6 +56,7 @@ from typing import Any
 from azure.servicebus import ServiceBusMessage, ServiceBusReceivedMessage
 
 from shared.attestation.contract import EVENT_TYPE, SignedAgreementEvent
+from shared.attestation.contract.v2 import EVENT_TYPE_V2, AcceptanceRequestedEvent
 from shared.attestation.flow_state import Delivery
 
 ATTEMPT_PROPERTY = "mca-attempt"  # how many scheduled retries this message already had
@@ -164,13 +165,16 @@ def _text(value: object) -> str:
     return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
 
 
-def canonical_body(event: SignedAgreementEvent) -> bytes:
+AnyEvent = SignedAgreementEvent | AcceptanceRequestedEvent
+
+
+def canonical_body(event: AnyEvent) -> bytes:
     """The event as compact JSON with contract field names; absent optional fields are left out."""
     doc = event.model_dump(mode="json", by_alias=True, exclude_none=True)
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def event_message(event: SignedAgreementEvent) -> ServiceBusMessage:
+def event_message(event: AnyEvent) -> ServiceBusMessage:
     """The Service Bus message for ``event`` (see the table in the module docstring)."""
     body = canonical_body(event)
     return ServiceBusMessage(
@@ -178,7 +182,7 @@ def event_message(event: SignedAgreementEvent) -> ServiceBusMessage:
         message_id=published_message_id(event.event_id, body),
         correlation_id=event.correlation_id,
         content_type=CONTENT_TYPE,
-        subject=EVENT_TYPE,
+        subject=EVENT_TYPE_V2 if isinstance(event, AcceptanceRequestedEvent) else EVENT_TYPE,
     )
 
 

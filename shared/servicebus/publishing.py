@@ -26,8 +26,7 @@ from typing import Protocol
 from azure.servicebus import ServiceBusMessage, ServiceBusMessageBatch
 from azure.servicebus.exceptions import MessageSizeExceededError
 
-from shared.attestation.contract import SignedAgreementEvent
-from shared.servicebus.messages import event_message
+from shared.servicebus.messages import AnyEvent, event_message
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ class BatchSender(Protocol):
 
 async def publish_events(
     sender: BatchSender,
-    events: Sequence[SignedAgreementEvent],
+    events: Sequence[AnyEvent],
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_sent: Callable[[int], None] = lambda _: None,
