@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,7 +108,7 @@ def _invalid_table(invalid: list[BulkResult]) -> Table:
     return table
 
 
-def _dry_run_table(items: list[tuple[int, AnyEvent]]) -> Table:
+def _dry_run_table(items: Sequence[tuple[int, AnyEvent]]) -> Table:
     table = Table(title="Would publish (dry run)")
     for column in ("line", "message id", "customer", "correlation id"):
         table.add_column(column, overflow="fold")
