@@ -1,10 +1,10 @@
 """Which flow an event takes: contract v1 → ``Attestor`` (the legacy POST), contract v2 → ``EnhancedFlow``.
 
-Hosts (the queue trigger, the worker, the bulk command) hand every body to ``EventRouter``; it reads the
-contract the body names (``contract_of``: the event type in an envelope, ``contractVersion`` when bare) and
-passes it on. A body that names no known contract, or a contract this deployment does not process
-(``ATTESTATION_FLOWS``), is a dead letter with the reason; nothing raises (the final guard is the same as
-``Attestor``'s).
+Queue hosts (the queue trigger, the worker) hand every body to ``EventRouter``; it reads the contract the body
+names (``contract_of``: the event type in an envelope, ``contractVersion`` when bare) and passes it on. A body
+that names no known contract, or a contract this deployment does not process (``ATTESTATION_FLOWS``), is a dead
+letter with the reason; nothing raises (the final guard is the same as ``Attestor``'s). The bulk command parses
+its file first and hands each contract v2 event to ``advance_enhanced`` (v1 events to ``Attestor`` directly).
 """
 
 from __future__ import annotations
@@ -51,32 +51,40 @@ class EventRouter:
         if contract == "v2":
             return await self._enhanced(doc, delivery or Delivery())
         if self.legacy is None:
-            return _not_enabled(doc, "contract v1 (the legacy attestation)", LEGACY)
+            return _not_enabled(readable_event_id(doc), "contract v1 (the legacy attestation)", LEGACY)
         return await self.legacy.attest_body(body)
 
-    async def _enhanced(self, doc: Mapping[str, Any], delivery: Delivery) -> Outcome:
+    async def advance_enhanced(self, event: AcceptanceRequestedEvent, delivery: Delivery | None = None) -> Outcome:
+        """The outcome for a contract v2 event parsed already (the bulk command validates its whole file first):
+        ``Validated`` in a dry run, ``FlowNotEnabled`` without the enhanced flow, else the flow's answer. Never
+        raises (the same final guard as for a body)."""
         if self._dry_run:
-            try:
-                checked = parse_acceptance_requested(doc)
-            except InvalidEventError as exc:
-                return invalid_event_outcome(exc)
-            return Validated(checked.event_id, "", checked.correlation_id or "", "")
+            return Validated(event.event_id, "", event.correlation_id or "", "")
         if self.enhanced is None:
-            return _not_enabled(doc, "contract v2 (the enhanced attestation)", ENHANCED)
-        event: AcceptanceRequestedEvent | None = None
+            return _not_enabled(event.event_id, _V2, ENHANCED)
+        try:
+            return await self.enhanced.advance(event, delivery or Delivery())
+        except Exception as exc:  # noqa: BLE001 — the final guard, as in Attestor._answer
+            return unexpected_error_outcome(exc, event.event_id, event.correlation_id or "")
+
+    async def _enhanced(self, doc: Mapping[str, Any], delivery: Delivery) -> Outcome:
+        if self.enhanced is None and not self._dry_run:
+            return _not_enabled(readable_event_id(doc), _V2, ENHANCED)
         try:
             event = parse_acceptance_requested(doc)
-            return await self.enhanced.advance(event, delivery)
         except InvalidEventError as exc:
             return invalid_event_outcome(exc)
         except Exception as exc:  # noqa: BLE001 — the final guard, as in Attestor._answer
-            event_id = event.event_id if event is not None else readable_event_id(doc)
-            return unexpected_error_outcome(exc, event_id, event.correlation_id or "" if event else "")
+            return unexpected_error_outcome(exc, readable_event_id(doc), "")
+        return await self.advance_enhanced(event, delivery)
 
 
-def _not_enabled(doc: Mapping[str, Any], what: str, flow: str) -> DeadLetter:
+_V2 = "contract v2 (the enhanced attestation)"
+
+
+def _not_enabled(event_id: str, what: str, flow: str) -> DeadLetter:
     return DeadLetter(
-        readable_event_id(doc),
+        event_id,
         "",
         "",
         DeadLetterReason.FLOW_NOT_ENABLED,
