@@ -18,6 +18,12 @@ CONNECTION_STRING_SETTING = "ServiceBusConnection"
 NAMESPACE_SETTING = "ServiceBusConnection__fullyQualifiedNamespace"
 
 
+def connection_configured(env: Mapping[str, str] | None = None) -> bool:
+    """Whether the environment names a Service Bus connection (either way), without opening one."""
+    env = os.environ if env is None else env
+    return bool(env.get(CONNECTION_STRING_SETTING) or env.get(NAMESPACE_SETTING))
+
+
 @asynccontextmanager
 async def open_client_from_environment(env: Mapping[str, str] | None = None) -> AsyncIterator[ServiceBusClient]:
     env = os.environ if env is None else env

@@ -14,7 +14,15 @@ from shared.attestation.contract import EVENT_TYPE, parse_event
 from shared.cli.main import cli
 from shared.servicebus.messages import canonical_body, event_message, published_message_id
 from shared.servicebus.publishing import publish_events
-from tests.builders import EMAIL, TEMPLATE, RecordingSender, contact, event_doc, signed_event
+from tests.builders import (
+    EMAIL,
+    TEMPLATE,
+    RecordingSender,
+    acceptance_requested_doc,
+    contact,
+    event_doc,
+    signed_event,
+)
 
 NO_CONNECTION: dict[str, str | None] = {
     "ServiceBusConnection": None,
@@ -107,6 +115,23 @@ def test_dry_run_counts_duplicates_in_file_and_exits_0(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "would publish=2 invalid=0 duplicate_in_file=1" in result.output
     assert EMAIL not in result.output  # contact details never shown
+
+
+def test_a_contract_v2_record_is_validated_and_published_beside_v1(tmp_path: Path) -> None:
+    """publish validates each record against the contract it names: a valid v2 record is published with the v1
+    ones, a bad v2 record is listed with its field (never its value)."""
+    docs = [
+        event_doc(eventId="crm-1"),
+        acceptance_requested_doc(eventId="v2-1"),
+        acceptance_requested_doc(eventId="v2-bad", country="XX"),
+    ]
+    file = _write_jsonl(tmp_path / "events.jsonl", docs)
+    result = CliRunner().invoke(cli, ["publish", str(file), "--dry-run"], env=NO_CONNECTION)
+    assert result.exit_code == 1, result.output
+    assert "v2-1" in result.output
+    assert "country" in result.output
+    assert "would publish=2 invalid=1 duplicate_in_file=0" in result.output
+    assert EMAIL not in result.output
 
 
 def test_missing_connection_settings_is_a_usage_error(tmp_path: Path) -> None:
