@@ -143,11 +143,18 @@ def list_command(
         return
     out = stdout_console()
     table = Table(title=f"Dead-lettered messages of {queue}")
-    for column in ("seq", "enqueued (UTC)", "reason", "description", "event id", "customer", "deliveries"):
+    for column in ("seq", "enqueued (UTC)", "reason", "description", "event id", "contract", "customer", "deliveries"):
         table.add_column(column, overflow="fold")
     for r in records:
         table.add_row(
-            str(r.sequence_number), _when(r), r.reason, r.description, r.event_id, r.customer_id, str(r.delivery_count)
+            str(r.sequence_number),
+            _when(r),
+            r.reason,
+            r.description,
+            r.event_id,
+            r.contract,
+            r.customer_id,
+            str(r.delivery_count),
         )
     out.print(table)
     by_reason = Counter(r.reason or "(none)" for r in records)
@@ -235,7 +242,8 @@ def _edits(sets: tuple[str, ...], unsets: tuple[str, ...]) -> list[FieldEdit]:
     "sets",
     multiple=True,
     metavar="FIELD=VALUE",
-    help="Edit the body before replaying, e.g. primaryContact.email=new@example.com (repeatable). "
+    help="Edit the body before replaying (repeatable), e.g. primaryContact.email=new@example.com (contract v1), "
+    "signatory.email=new@example.com (contract v2). "
     "The edited event must pass validation or the message stays in the DLQ.",
 )
 @click.option("--unset", "unsets", multiple=True, metavar="FIELD", help="Remove a body field, e.g. templateId.")
@@ -256,7 +264,8 @@ def replay_command(
     Each copy keeps the body (with --set/--unset edits) and properties, gets mca-attempt=0 (a fresh retry
     budget), mca-replay-count, mca-original-reason, mca-original-sequence-number, and the message id
     {eventId}/replay{count}-{digest}, unique per dead letter (shared/servicebus/messages.py). The copy is sent before the original is completed: a crash can duplicate
-    an event (harmless: attestation is idempotent), never lose one.
+    an event (harmless: attestation is idempotent), never lose one. Either contract: a replayed contract v2
+    request starts again (after an expired or declined link, with a new attestation and link).
     """
     edits = _edits(sets, unsets)
     out = stdout_console()

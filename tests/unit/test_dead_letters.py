@@ -16,6 +16,7 @@ from azure.servicebus.exceptions import MessageLockLostError
 from click.testing import CliRunner
 
 from shared.attestation.contract import InvalidEventError, parse_event
+from shared.attestation.contract.v2 import EVENT_TYPE_V2, parse_acceptance_requested
 from shared.cli.main import cli
 from shared.servicebus.dead_letters.browse import DeadLetterFilter, find_matching, peek_all, peek_one
 from shared.servicebus.dead_letters.documents import summary_document, write_export
@@ -25,10 +26,15 @@ from shared.servicebus.dead_letters.records import DeadLetterRecord
 from shared.servicebus.dead_letters.replay import ReplayStatus, build_replay, plan_replays, replay
 from shared.servicebus.messages import replay_message_id, retry_message_id
 from tests.builders import (
+    COMPANY,
     EMAIL,
+    FIRST,
+    LAST,
+    PHONE,
     TEMPLATE,
     TENANT,
     RecordingSender,
+    acceptance_requested_doc,
     as_body,
     cloud_event,
     contact,
@@ -547,3 +553,91 @@ def test_export_is_readable_by_its_owner_only(tmp_path: Path) -> None:
         os.umask(old_umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert not list(tmp_path.glob("*.partial"))
+
+
+# --- contract v2 dead letters --------------------------------------------------------------------------------
+
+
+def v2_dead_letter(sequence_number: int, event_id: str = "crm-v2", **kwargs: Any) -> FakeMessage:
+    """A contract v2 status-check copy dead-lettered as the flow does when the acceptance link expired."""
+    kwargs.setdefault("body", as_body(acceptance_requested_doc(eventId=event_id)))
+    kwargs.setdefault("dead_letter_reason", "AcceptanceLinkExpired")
+    kwargs.setdefault(
+        "dead_letter_error_description",
+        "the acceptance link of attestation att-1 expired before the customer accepted; replay to issue a new one",
+    )
+    kwargs.setdefault("subject", EVENT_TYPE_V2)
+    kwargs.setdefault(
+        "application_properties", {"DeadLetterReason": "AcceptanceLinkExpired", "mca-attempt": 0, "mca-check": 3}
+    )
+    return dead_letter(sequence_number, event_id, **kwargs)
+
+
+def test_a_v2_dead_letter_is_listed_by_its_ids_and_contract_without_personal_data() -> None:
+    """``list`` shows a v2 dead letter's reason, event id, customer and contract; no signatory or company."""
+    doc = summary_document(record(v2_dead_letter(1)))
+    assert (doc["reason"], doc["eventId"], doc["customerTenantId"], doc["contract"]) == (
+        "AcceptanceLinkExpired",
+        "crm-v2",
+        TENANT,
+        "v2",
+    )
+    shown = json.dumps(doc)
+    for personal in (FIRST, LAST, EMAIL, PHONE, COMPANY):
+        assert personal not in shown
+
+
+@pytest.mark.parametrize(
+    ("body", "contract"),
+    [
+        (as_body(event_doc()), "v1"),
+        (as_body(acceptance_requested_doc()), "v2"),
+        (
+            as_body(cloud_event(type=EVENT_TYPE_V2, data=acceptance_requested_doc(eventId=..., contractVersion=...))),
+            "v2",
+        ),
+        (as_body(cloud_event(type="something.else")), ""),
+        (as_body({**event_doc(), "contractVersion": 3}), ""),
+        (b"not json", ""),
+    ],
+    ids=["v1", "v2", "v2-cloudevent", "unknown-type", "unknown-version", "not-json"],
+)
+def test_record_names_the_contract_its_body_names(body: bytes, contract: str) -> None:
+    """The contract comes from the event type or contractVersion, read leniently ("" when none is named)."""
+    assert record(dead_letter(1, body=body)).contract == contract
+
+
+def test_v2_replay_copy_keeps_the_body_counts_the_replay_and_drops_the_check_number() -> None:
+    """Replaying a v2 dead letter re-sends the body byte for byte with mca-replay-count + 1 and mca-attempt 0;
+    mca-check (it was a status-check copy) is not carried over."""
+    message = v2_dead_letter(9)
+    copy = build_replay(record(message))
+    assert copy.body == message.body
+    assert copy.application_properties == {
+        "mca-attempt": 0,
+        "mca-replay-count": 1,
+        "mca-original-reason": "AcceptanceLinkExpired",
+        "mca-original-sequence-number": 9,
+    }
+    assert copy.message_id.startswith("crm-v2/replay1-")
+    assert copy.to_servicebus_message().subject == EVENT_TYPE_V2
+
+
+def test_v2_edits_are_validated_as_contract_v2() -> None:
+    """``--set signatory.email=…`` on a v2 body gives a copy that parses as v2; a bad value is refused, named by
+    field and never echoed."""
+    copy = build_replay(record(v2_dead_letter(1)), [FieldEdit.parse_set("signatory.email=new@example.com")])
+    assert parse_acceptance_requested(copy.body).signatory.email == "new@example.com"
+    with pytest.raises(InvalidEventError, match=r"signatory\.email") as refused:
+        build_replay(record(v2_dead_letter(1)), [FieldEdit.parse_set("signatory.email=still-not-an-email")])
+    assert "still-not-an-email" not in str(refused.value)
+
+
+def test_v2_contract_fields_are_edited_inside_an_envelope() -> None:
+    """In a v2 CloudEvent, ``signatory.email`` and ``country`` are contract fields: the edits land in ``data``."""
+    envelope = cloud_event(type=EVENT_TYPE_V2, data=acceptance_requested_doc(eventId=..., contractVersion=...))
+    edits = [FieldEdit.parse_set("signatory.email=new@example.com"), FieldEdit.parse_set("country=FR")]
+    edited = apply_edits(as_body(envelope), edits)
+    event = parse_acceptance_requested(edited)
+    assert (event.signatory.email, event.country) == ("new@example.com", "FR")
+    assert {"signatory", "country"}.isdisjoint(json.loads(edited))

@@ -26,6 +26,7 @@ def summary_document(record: DeadLetterRecord) -> dict[str, Any]:
         "description": record.description,
         "eventId": record.event_id,
         "customerTenantId": record.customer_id,
+        "contract": record.contract,
         "deliveryCount": record.delivery_count,
         "messageId": record.message_id,
         "correlationId": record.correlation_id,

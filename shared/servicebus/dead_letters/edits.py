@@ -9,11 +9,16 @@ from typing import Any
 
 from shared.attestation.contract import SignedAgreementEvent
 from shared.attestation.contract.envelopes import form_of, lenient_payload
+from shared.attestation.contract.v2 import AcceptanceRequestedEvent
 from shared.servicebus.dead_letters.records import json_object
 
+# The top-level fields of either contract (eventId, primaryContact, signatory, country, …): none is a CloudEvents
+# attribute or an Event Grid member name, so in an envelope a path starting with one is meant for ``data``.
 _CONTRACT_FIELDS = frozenset(
-    info.alias or name for name, info in SignedAgreementEvent.model_fields.items()
-)  # eventId, customerTenantId, …: none is a CloudEvents attribute name
+    info.alias or name
+    for model in (SignedAgreementEvent, AcceptanceRequestedEvent)
+    for name, info in model.model_fields.items()
+)
 
 
 class EditError(ValueError):
@@ -22,7 +27,8 @@ class EditError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class FieldEdit:
-    """Set (or, with ``value=None``, remove) the field at a dotted path such as ``primaryContact.email``."""
+    """Set (or, with ``value=None``, remove) the field at a dotted path such as ``primaryContact.email`` (contract
+    v1) or ``signatory.email`` (contract v2)."""
 
     path: tuple[str, ...]
     value: str | None

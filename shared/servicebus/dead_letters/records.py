@@ -11,12 +11,14 @@ from typing import Any
 from azure.servicebus import ServiceBusReceivedMessage
 
 from shared.attestation.contract import identifiers_of
+from shared.attestation.contract.fields import FieldError
+from shared.attestation.contract.v2 import contract_of
 from shared.servicebus.messages import body_bytes, text_properties
 
 
 @dataclass(frozen=True, slots=True)
 class DeadLetterRecord:
-    """One dead-lettered message: broker properties, the ids read from its body, and the body itself.
+    """One dead-lettered message: broker properties, the ids and contract read from its body, and the body itself.
 
     ``body`` may hold personal data (contact names, emails, phones): tables and logs use the other fields.
     """
@@ -34,6 +36,7 @@ class DeadLetterRecord:
     subject: str = ""
     application_properties: Mapping[str, Any] = field(default_factory=dict)
     body: bytes = b""
+    contract: str = ""  # v1 or v2, as the body names it; "" when the body is not a JSON object or names neither
 
     @property
     def body_text(self) -> str:
@@ -62,6 +65,7 @@ class DeadLetterRecord:
             subject=_text(message.subject),
             application_properties=text_properties(message.application_properties),
             body=body,
+            contract=contract_named(body),
         )
 
 
@@ -69,6 +73,15 @@ def _text(value: object) -> str:
     if value is None:
         return ""
     return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def contract_named(body: bytes) -> str:
+    """The contract a body names (``contract_of``), read leniently: "" rather than an error."""
+    doc = json_object(body)
+    if doc is None:
+        return ""
+    contract = contract_of(doc)
+    return "" if isinstance(contract, FieldError) else contract
 
 
 def json_object(body: bytes) -> dict[str, Any] | None:

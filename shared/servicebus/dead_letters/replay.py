@@ -6,7 +6,13 @@ consumer is idempotent), never lose it. The copy carries the same body and appli
 replay metadata, ``mca-attempt`` reset to 0 (a fresh retry budget), and a fresh message id
 ``{eventId}/replay{n}-{digest}`` (``shared.servicebus.messages``): unique per dead letter (its message id,
 sequence number and body) and replay, so duplicate detection never drops one replay for another. ``--set``
-edits to the body (``edits.py``) are validated with ``parse_event`` *before* anything is sent.
+edits to the body (``edits.py``) are validated with ``parse_any_event`` (the contract the body names)
+*before* anything is sent.
+
+Replay reads no contract: the body goes back as it was. What a replay means is the consumer's business: for
+contract v1 another attempt at the same POST; for contract v2 the flow sees a ``mca-replay-count`` its ledger
+entry has not seen and starts again (after an expired or declined link, with a new attestation and a new
+link). ``mca-check`` is dropped from the copy: a replayed status-check copy is a replay, not check n.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ from typing import Any
 from azure.servicebus import ServiceBusMessage, ServiceBusReceivedMessage
 from azure.servicebus.exceptions import MessageAlreadySettled, ServiceBusError
 
-from shared.attestation.contract import InvalidEventError, parse_event
+from shared.attestation.contract import InvalidEventError
+from shared.attestation.contract.v2 import parse_any_event
 from shared.servicebus.dead_letters.browse import DeadLetterFilter
 from shared.servicebus.dead_letters.edits import EditError, FieldEdit, apply_edits
 from shared.servicebus.dead_letters.records import DeadLetterRecord
@@ -28,6 +35,7 @@ from shared.servicebus.dead_letters.sweep import RECEIVE_BATCH_SIZE, LockingRece
 from shared.servicebus.messages import (
     ATTEMPT_PROPERTY,
     BROKER_DEAD_LETTER_PROPERTIES,
+    CHECK_PROPERTY,
     ORIGINAL_REASON_PROPERTY,
     ORIGINAL_SEQUENCE_PROPERTY,
     REPLAY_COUNT_PROPERTY,
@@ -36,6 +44,8 @@ from shared.servicebus.messages import (
 )
 
 log = logging.getLogger(__name__)
+
+_NOT_REPLAYED_PROPERTIES = BROKER_DEAD_LETTER_PROPERTIES | {CHECK_PROPERTY}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +81,10 @@ def build_replay(record: DeadLetterRecord, edits: Sequence[FieldEdit] = ()) -> R
     event_id = record.event_id
     if edits:
         body = apply_edits(body, edits)
-        event_id = parse_event(body).event_id  # validate the edited event before anything is sent
+        event_id = parse_any_event(body).event_id  # validate the edited event before anything is sent
     count = replay_count_of(record.application_properties) + 1
     properties = {
-        key: value for key, value in record.application_properties.items() if key not in BROKER_DEAD_LETTER_PROPERTIES
+        key: value for key, value in record.application_properties.items() if key not in _NOT_REPLAYED_PROPERTIES
     }
     properties[ATTEMPT_PROPERTY] = 0  # a fresh retry budget, e.g. after RetriesExhausted
     properties[REPLAY_COUNT_PROPERTY] = count
