@@ -10,7 +10,6 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from shared.attestation.notifications import Notifier
 from shared.attestation.router import ENHANCED
 from shared.bootstrap import open_services
 from shared.cli.bulk import (
@@ -85,16 +84,14 @@ def attest(
         sys.exit(EXIT_USAGE)
     valid, known = validate_records(records)
     v2 = enhanced_events(valid)
-    stderr.print(
-        f"{len(records)} records: {len(valid)} to attest ({v2} contract v2), {len(known)} invalid or duplicate"
-    )
+    of_v2 = f" ({v2} contract v2)" if v2 else ""
+    stderr.print(f"{len(records)} records: {len(valid)} to attest{of_v2}, {len(known)} invalid or duplicate")
     policy = RedeliveryPolicy(budget=retry_budget, base_seconds=retry_base_seconds, max_seconds=60.0)
     file_notifier = _notification_file(notifications, v2 > 0 and not dry_run and ENHANCED in settings.attestation_flows)
     link_destination = str(notifications) if file_notifier is not None else DEFAULT_LINK_DESTINATION
 
     async def run() -> list[BulkResult]:
-        notifier: Notifier | None = file_notifier
-        async with open_services(settings, dry_run=dry_run, notifier=notifier) as services:
+        async with open_services(settings, dry_run=dry_run, notifier=file_notifier) as services:
             with progress_bar(stderr) as progress:
                 task = progress.add_task("attesting", total=len(valid))
                 return await attest_all(
