@@ -42,8 +42,9 @@ from shared.settings import MissingSettingError
 def publish(file: Path, dry_run: bool, batch_size: int, queue: str) -> None:
     """Publish every valid event in FILE (JSONL or CSV) to the queue, one message per event.
 
-    Message id = eventId (duplicate detection drops resends), subject = mca.customer.signed.v1,
-    content type application/json. Connection: ServiceBusConnection__fullyQualifiedNamespace (managed
+    Either contract (v1 "customer signed MCA", v2 "MCA acceptance requested"). Message id =
+    {eventId}/{digest of the body} (duplicate detection drops resends), subject = the contract's event type
+    (mca.customer.signed.v1 or mca.acceptance.requested.v2), content type application/json. Connection: ServiceBusConnection__fullyQualifiedNamespace (managed
     identity) or ServiceBusConnection (local emulator). Exit 1 if any record was invalid, 2 on usage errors.
     """
     out = stdout_console()

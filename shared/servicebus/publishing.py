@@ -3,13 +3,13 @@
 One event becomes one message:
 
 ==================  ===========================================================================
-body                the event as canonical JSON (contract v1, aliases, no nulls), UTF-8
+body                the event as canonical JSON (contract v1 or v2, aliases, no nulls), UTF-8
 message_id          ``{eventId}/{digest of the body}`` (``shared.servicebus.messages``): the queue's duplicate
                     detection (one day in production) drops a resend of the same event, while a
                     correction — same event id, new content — has a new id and reaches the consumer
 correlation_id      the event's ``correlationId``, when it has one
 content_type        ``application/json``
-subject             ``EVENT_TYPE`` (``mca.customer.signed.v1``)
+subject             the contract's event type: ``mca.customer.signed.v1`` or ``mca.acceptance.requested.v2``
 ==================  ===========================================================================
 
 Messages go out in batches from ``create_message_batch``: a batch is sent when it holds ``batch_size``
