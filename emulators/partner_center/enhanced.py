@@ -9,6 +9,9 @@ hits the POST too):
 
 Control (``/_simulator/enhanced``, never faulted): list, and the customer's side — accept, reject, expire the
 link — plus the link lifetime. The simulator stands in for the customer here; the tool itself never accepts.
+A test can also script the create's answer for one customer (``answer_creates``: a status and a Partner Center
+code, e.g. 403 for a partner that is the customer's indirect reseller, whose reads succeed), which the random
+faults of ``FaultConfig`` cannot aim at one call.
 
 Choices where the real service is unknown (the same defaults as ``EnhancedApiSettings``): the body names the
 customer in ``customerTenantId`` and the signatory's email and phone in ``signatoryEmail`` /
@@ -98,6 +101,7 @@ class EnhancedWorld:
         self._lock = threading.Lock()
         self._attestations: dict[str, EnhancedAttestation] = {}
         self._replies: dict[str, Reply] = {}
+        self._create_answers: dict[str, Reply] = {}  # customer id → what every create for it is answered
         self.link_lifetime_seconds = link_lifetime_seconds
         self.replays = 0
 
@@ -133,6 +137,8 @@ class EnhancedWorld:
         customer = check_customer(parsed["customerTenantId"])
         if isinstance(customer, Reply):
             return customer
+        if customer in self._create_answers:
+            return self._create_answers[customer]
         phone = parsed.get("signatoryPhoneNumber")
         contact = Contact(parsed["signatoryFirstName"], parsed["signatoryLastName"], parsed["signatoryEmail"], phone)
         if any(contact.same_as(existing) for existing in agreements_of(customer)):
@@ -189,7 +195,24 @@ class EnhancedWorld:
     def finalized(self, attestation_id: str) -> None:
         self._update(attestation_id, agreement_created=True)
 
-    # Control: the customer's side.
+    # Control: a scripted answer, and the customer's side.
+
+    def answer_creates(self, customer_id: str, status: int, code: int, description: str = "") -> None:
+        """From now on a create for ``customer_id`` is answered ``status`` with ``code`` (agreement shape) and
+        creates nothing; like any processed answer it is kept per MS-RequestId. ``status`` 0 forgets the script."""
+        key = parse_guid(customer_id) or customer_id.lower()
+        with self._lock:
+            if not status:
+                self._create_answers.pop(key, None)
+                return
+            if not 400 <= status < 600:
+                raise ValueError("status must be an HTTP error status (400-599), or 0 to forget the script")
+            self._create_answers[key] = agreement_fault(
+                status,
+                code,
+                description or f"Scripted answer of the simulator ({status}, {code}).",
+                error_name="ScriptedAnswer",
+            )
 
     def accept(self, attestation_id: str) -> EnhancedAttestation:
         """The customer accepts on Microsoft's page (a link that expired or was declined cannot be accepted)."""

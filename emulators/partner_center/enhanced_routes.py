@@ -65,12 +65,26 @@ async def put_link_lifetime(request: web.Request) -> web.StreamResponse:
     return web.json_response({"linkLifetimeSeconds": seconds})
 
 
+async def put_create_answer(request: web.Request) -> web.StreamResponse:
+    """``{"status": 403, "code": 20002, "description"?: "…"}``: every create for the customer gets this answer
+    (``{"status": 0}`` forgets it)."""
+    try:
+        body = await request.json()
+        status, code = int(body["status"]), int(body.get("code", 0))
+        description = str(body.get("description", ""))
+        request.app[STATE].enhanced.answer_creates(request.match_info["customer_id"], status, code, description)
+    except (ValueError, KeyError, TypeError) as exc:
+        return web.json_response({"error": f"{type(exc).__name__}: {exc}"}, status=400)
+    return web.json_response({"status": status, "code": code})
+
+
 def add_routes(app: web.Application) -> None:
     router = app.router
     router.add_post(PATH, post_attestation)
     router.add_get(PATH + "/{attestation_id}", get_attestation)
     router.add_get(CONTROL, list_attestations)
     router.add_put(CONTROL + "/link-lifetime", put_link_lifetime)
+    router.add_put(CONTROL + "/customers/{customer_id}/create-answer", put_create_answer)
     router.add_post(CONTROL + "/{attestation_id}/accept", _control(EnhancedWorld.accept))
     router.add_post(CONTROL + "/{attestation_id}/reject", _control(EnhancedWorld.reject))
     router.add_post(CONTROL + "/{attestation_id}/expire", _control(EnhancedWorld.expire))

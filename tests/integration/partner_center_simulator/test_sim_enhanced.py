@@ -258,3 +258,32 @@ def test_links_expire_on_their_own() -> None:
     assert reply.status == 201
     assert found.current_status(datetime.now(UTC)) == "Required"
     assert found.current_status(datetime.now(UTC) + timedelta(seconds=61)) == "Expired"
+
+
+def test_a_scripted_create_answer_is_given_for_that_customer_only(
+    sim: SimulatorServer, app_only: httpx.Client, client: httpx.Client
+) -> None:
+    """The control API scripts a create's answer for one customer (its reads still succeed): that customer's creates
+    get it and create nothing, kept per MS-RequestId; another customer's create succeeds; status 0 forgets it."""
+    customer = new_customer()
+    route = f"/_simulator/enhanced/customers/{customer}/create-answer"
+    assert client.put(route, json={"status": 403, "code": 20002}).status_code == 200
+
+    refused = app_only.post(ENHANCED, json=create_body(customer), headers={"MS-RequestId": "scripted-1"})
+    other = create(app_only, new_customer())["customerTenantId"]
+    direct = app_only.get(f"/v1/customers/{customer}/directSignedMicrosoftCustomerAgreementStatus")
+    assert client.put(route, json={"status": 0}).status_code == 200
+    replayed = app_only.post(ENHANCED, json=create_body(customer), headers={"MS-RequestId": "scripted-1"})
+
+    assert (refused.status_code, refused.json()["code"]) == (403, 20002)
+    assert (replayed.status_code, replayed.headers["X-Simulator-Replayed"]) == (403, "true")
+    assert direct.status_code == 200
+    assert [a.customer_id for a in sim.state.enhanced.all()] == [other]
+    assert create(app_only, customer)["customerTenantId"] == customer
+
+
+def test_a_scripted_create_answer_must_be_an_error_status(client: httpx.Client) -> None:
+    """A script that is not an HTTP error status (or 0) is refused with 400."""
+    response = client.put(f"/_simulator/enhanced/customers/{new_customer()}/create-answer", json={"status": 201})
+
+    assert response.status_code == 400
