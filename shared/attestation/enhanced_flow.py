@@ -344,9 +344,9 @@ class _Run:
         checks = entry.checks + 1
         deadline = (_parse(entry.awaiting_since) or now) + timedelta(seconds=timing.deadline_seconds)
         if now >= deadline:
-            days = timing.deadline_seconds / 86_400
+            within = _duration(timing.deadline_seconds)
             description = (
-                f"the customer did not accept within {days:g} days (attestation {entry.attestation_id}, "
+                f"the customer did not accept within {within} (attestation {entry.attestation_id}, "
                 f"{checks} status checks); replay to wait again"
             )
             return await self.end(
@@ -629,6 +629,21 @@ def _contact_of(event: AcceptanceRequestedEvent) -> PrimaryContact:
         email=signatory.email,
         phone_number=signatory.phone_number,
     )
+
+
+_UNITS = (("day", 86_400.0), ("hour", 3_600.0), ("minute", 60.0))
+
+
+def _duration(seconds: float) -> str:
+    """``30 days``, ``1.5 days``, ``12 hours``, ``6 seconds``: the largest unit the duration fills at least once."""
+    for name, size in _UNITS:
+        if seconds >= size:
+            return _count(round(seconds / size, 2), name)
+    return _count(round(seconds, 2), "second")
+
+
+def _count(value: float, unit: str) -> str:
+    return f"{value:g} {unit}" if value == 1 else f"{value:g} {unit}s"
 
 
 def _iso(moment: datetime) -> str:

@@ -152,9 +152,31 @@ async def test_checks_grow_then_the_deadline_dead_letters_with_the_attestation_i
     assert isinstance(outcome, DeadLetter)
     assert outcome.reason is DeadLetterReason.ACCEPTANCE_TIMED_OUT
     assert "attestation-1" in outcome.description
+    assert "within 1 hour " in outcome.description
     assert isinstance(processed.settlement, DeadLetterMessage)
     assert s.notifier.kinds() == ["acceptance_link_issued", "timed_out"]
     assert (s.entry().state, s.entry().flow_step) == (LedgerState.DEAD_LETTERED, FlowStep.TIMED_OUT)
+
+
+async def test_the_timeout_names_the_deadline_in_its_largest_whole_unit() -> None:
+    """The timeout's description says the deadline as a person would (30 days, 1.5 days, 6 seconds), never as a
+    fraction of a day (a short deadline read "6.94444e-05 days")."""
+    descriptions = []
+    for deadline in (2_592_000.0, 129_600.0, 90.0, 6.0):
+        s = Setup()
+        s.flow.timing = FlowTiming(first_check_seconds=1, max_check_seconds=deadline, deadline_seconds=deadline)
+        processed = await s.deliver()
+        while isinstance(processed.outcome, AwaitingAcceptance):
+            s.clock.advance(processed.outcome.check_in_seconds)
+            processed = await s.deliver()
+        assert isinstance(processed.outcome, DeadLetter)
+        descriptions.append(processed.outcome.description.split(" (")[0])
+    assert descriptions == [
+        "the customer did not accept within 30 days",
+        "the customer did not accept within 1.5 days",
+        "the customer did not accept within 1.5 minutes",
+        "the customer did not accept within 6 seconds",
+    ]
 
 
 async def test_an_early_delivery_keeps_the_schedule_and_asks_nothing() -> None:
