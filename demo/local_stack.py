@@ -1,10 +1,20 @@
 """``make run``: the whole job on local stand-ins, no Azure account.
 
 Starts the Partner Center simulator as its own process (with a little throttling, so retries show),
-points the ``mca-attest`` command at it through the same app settings production uses, attests the
-example events (one customer already accepted in the admin center, so the pre-check skips it), prints the
-report, replays a fixed dead letter, reconciles the CRM's view with the ledger and Partner Center (a table and
-an HTML report), and stops everything it started.
+points the ``mca-attest`` command at it through the same app settings production uses, and tells two stories.
+
+Contract v1 (*the customer accepted*): attests the example events (one customer already accepted in the admin
+center, so the pre-check skips it), prints the report, replays a fixed dead letter.
+
+Contract v2 (*ask the customer to accept*, the enhanced attestation): the CRM asks for one customer's acceptance;
+the worker creates the attestation and puts the acceptance link on ``mca-notifications`` (shown with the link
+masked: whoever holds it can accept); the simulator plays the customer and accepts (the tool never accepts for a
+customer); the worker's scheduled status check finds the acceptance and creates the agreement; the CRM hears
+``agreement_created``; ``mca-attest ledger show`` prints where the flow stands. Status checks run 1 s after the link,
+then every 2 s (production waits minutes to hours), so the story takes seconds.
+
+Finally it reconciles the CRM's view with the ledger and Partner Center (a table and an HTML report), and stops
+everything it started.
 """
 
 from __future__ import annotations
@@ -23,6 +33,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from emulators.processes import LocalSimulator, servicebus_emulator_process, simulator_process
+from shared.attestation.contract.v2 import EVENT_TYPE_V2
+from shared.partner_center.probe_mask import mask_link
+from shared.servicebus.messages import CONTENT_TYPE, published_message_id
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -48,6 +61,29 @@ NEVER_PUBLISHED: dict[str, object] = {  # the CRM marked this customer signed, b
     "primaryContact": {"firstName": "Grady", "lastName": "Archie", "email": "grady.archie@example.com"},
 }
 RECONCILIATION_REPORT = REPORTS / "reconciliation.html"
+
+NOTIFICATIONS = "mca-notifications"
+# Contract v2: the CRM asks for this customer's acceptance (fictional, like examples/; not in the CRM export below).
+ACCEPTANCE_REQUESTED: dict[str, object] = {
+    "contractVersion": 2,
+    "eventId": "crm-2026-0101",
+    "customerTenantId": "9e4c7a2b-3f1d-4b8e-a6c5-1d2f3e4a5b60",
+    "country": "DE",
+    "language": "de-DE",
+    "companyName": "Contoso Pharmaceuticals GmbH",
+    "signatory": {
+        "firstName": "Lidia",
+        "lastName": "Holloway",
+        "email": "lidia.holloway@contoso.com",
+        "phoneNumber": "+49 89 555 0144",
+    },
+}
+# The demo's wait: first status check 1 s after the link, then every 2 s; the customer has 5 minutes.
+ENHANCED_TIMING = {
+    "ENHANCED_FIRST_CHECK_SECONDS": "1",
+    "ENHANCED_MAX_CHECK_SECONDS": "2",
+    "ENHANCED_ACCEPTANCE_DEADLINE_SECONDS": "300",
+}
 
 
 def step(title: str) -> None:
@@ -132,6 +168,81 @@ def print_tally(log: Path, simulator: LocalSimulator) -> None:
     print(f"  Partner Center now holds {simulator.stats()['attestations']} attestations")
 
 
+def request_acceptance(connection_string: str, event: Mapping[str, object]) -> None:
+    """Send a contract v2 event to the events queue as a CRM would (``mca-attest publish`` reads contract v1)."""
+    from azure.servicebus import ServiceBusClient, ServiceBusMessage
+
+    body = json.dumps(event).encode("utf-8")
+    message = ServiceBusMessage(
+        body,
+        message_id=published_message_id(str(event["eventId"]), body),
+        content_type=CONTENT_TYPE,
+        subject=EVENT_TYPE_V2,
+    )
+    with ServiceBusClient.from_connection_string(connection_string) as client, client.get_queue_sender(QUEUE) as s:
+        s.send_messages(message)
+
+
+def wait_for_notification(connection_string: str, event_id: str, kind: str, limit_seconds: float) -> dict[str, object]:
+    """Read ``mca-notifications`` as the CRM would, until the ``kind`` notification of ``event_id`` arrives."""
+    from azure.servicebus import ServiceBusClient
+
+    deadline = time.monotonic() + limit_seconds
+    with (
+        ServiceBusClient.from_connection_string(connection_string) as client,
+        client.get_queue_receiver(NOTIFICATIONS) as receiver,
+    ):
+        while time.monotonic() < deadline:
+            for message in receiver.receive_messages(max_message_count=10, max_wait_time=1):
+                document = json.loads(b"".join(message.body))
+                receiver.complete_message(message)
+                if document.get("eventId") == event_id and document.get("kind") == kind:
+                    return dict(document)
+    raise RuntimeError(f"no {kind} notification for {event_id} within {limit_seconds:.0f} s")
+
+
+def print_notification(document: Mapping[str, object]) -> None:
+    """The notification as the CRM receives it, the acceptance link masked (whoever holds it can accept)."""
+    shown = dict(document)
+    if isinstance(shown.get("acceptanceLink"), str):
+        shown["acceptanceLink"] = mask_link(str(shown["acceptanceLink"]))
+    print(f"  {NOTIFICATIONS} → {document['kind']}:")
+    for line in json.dumps(shown, indent=2).splitlines():
+        print(f"    {line}")
+
+
+def enhanced_story(connection_string: str, simulator: LocalSimulator, env: Mapping[str, str]) -> None:
+    """Contract v2: link → the customer accepts (the simulator plays the customer) → status check → agreement."""
+    event_id, customer = str(ACCEPTANCE_REQUESTED["eventId"]), str(ACCEPTANCE_REQUESTED["customerTenantId"])
+    print(f"  The CRM sends 'MCA acceptance requested' {event_id} for customer {customer}")
+    request_acceptance(connection_string, ACCEPTANCE_REQUESTED)
+
+    print("  The worker creates the enhanced attestation and tells the CRM the acceptance link:")
+    link = wait_for_notification(connection_string, event_id, "acceptance_link_issued", limit_seconds=30)
+    print_notification(link)
+    print("  (the link is masked here: whoever holds it can accept; the notification names no person)")
+
+    attestation_id = str(link["attestationId"])
+    print(
+        "\n  The customer opens the link and accepts the MCA on Microsoft's page. Here the Partner Center simulator"
+        "\n  stands in for the customer (its control API); mca-attest never accepts on a customer's behalf."
+    )
+    accepted = simulator.accept_enhanced(attestation_id)
+    print(f"  simulator: attestation {attestation_id} is now {accepted['status']}")
+
+    print("\n  The worker's next scheduled status check finds the acceptance and creates the agreement:")
+    created = wait_for_notification(connection_string, event_id, "agreement_created", limit_seconds=30)
+    print_notification(created)
+    held = [a for a in simulator.enhanced_attestations() if a["customerTenantId"] == customer]
+    states = "; ".join(
+        f"{a['attestationId']} {a['status']}, agreement created: {'yes' if a['agreementCreated'] else 'no'}"
+        for a in held
+    )
+    noun = "enhanced attestation" if len(held) == 1 else "enhanced attestations"
+    print(f"  Partner Center holds {len(held)} {noun} for the customer: {states}")
+    run_command(["ledger", "show", event_id, "--customer", customer], env)
+
+
 def main() -> int:
     REPORTS.mkdir(exist_ok=True)
     worker_log = REPORTS / "worker.log.jsonl"
@@ -154,6 +265,7 @@ def main() -> int:
             "SERVICEBUS_QUEUE_NAME": QUEUE,
             "ATTEST_RETRY_BASE_SECONDS": "1",
             "ATTEST_RETRY_MAX_SECONDS": "5",
+            **ENHANCED_TIMING,
         }
 
         direct = customer_of(DIRECT_SIGNED_EVENT)
@@ -201,6 +313,9 @@ def main() -> int:
             step("5. Final tally (NoRelationship needs a reseller relationship first, so it stays dead-lettered)")
             print_tally(worker_log, simulator)
             run_command(["dlq", "list"], env)
+
+            step("6. Contract v2: the CRM asks a customer to accept the MCA (the enhanced attestation)")
+            enhanced_story(connection_string, simulator, env)
         finally:
             worker.send_signal(signal.SIGTERM)
             code = worker.wait(timeout=60)
@@ -208,7 +323,7 @@ def main() -> int:
         if code != 0:
             return code
 
-        step("6. Reconcile the CRM's export with the ledger and Partner Center (exit 1: something needs action)")
+        step("7. Reconcile the CRM's export with the ledger and Partner Center (exit 1: something needs action)")
         crm_export = REPORTS / "crm-export.jsonl"
         write_crm_export(crm_export)
         RECONCILIATION_REPORT.unlink(missing_ok=True)

@@ -44,6 +44,20 @@ class LocalSimulator:
         with urllib.request.urlopen(request, timeout=10):  # noqa: S310 — loopback
             pass
 
+    def accept_enhanced(self, attestation_id: str) -> dict[str, Any]:
+        """The customer accepts an enhanced attestation on Microsoft's page, played by the simulator's control API
+        (the tool itself never accepts for a customer). Returns the attestation as the control API shows it."""
+        request = urllib.request.Request(  # noqa: S310 — loopback
+            f"{self.base_url}/_simulator/enhanced/{attestation_id}/accept", data=b"", method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 — loopback
+            return dict(json.loads(response.read()))
+
+    def enhanced_attestations(self) -> list[dict[str, Any]]:
+        """Every enhanced attestation the simulator holds (the control API), with ``agreementCreated``."""
+        with urllib.request.urlopen(self.base_url + "/_simulator/enhanced", timeout=10) as response:  # noqa: S310 — loopback
+            return list(json.loads(response.read())["items"])
+
     def app_settings(self, cache_dir: Path) -> dict[str, str]:
         return simulator_app_settings(self.base_url, self.token_url, cache_dir)
 
