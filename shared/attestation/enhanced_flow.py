@@ -10,6 +10,10 @@ must wait for the customer or ends:
 - ``link_issued``: start the wait (``awaiting_acceptance``) and schedule the first status check.
 - ``awaiting_acceptance``: at the scheduled time, read the status: pending → schedule the next check (growing
   interval) unless the deadline passed (``timed_out``); expired or rejected → end; accepted → ``accepted``.
+  The check that is due (the delivery's ``check`` is the next one) runs even if it arrives before its time by
+  this host's clock, and counts as run *at* its time: the next check is due an interval after it and the one due
+  at the deadline times out, so a clock behind the broker's neither stalls the wait nor, near the deadline,
+  sends a burst of checks each scheduled the remaining fraction of a second ahead.
 - ``accepted``: create the agreement with the attestation id (``agreement_created``).
 
 Idempotence: every write names the ETag it read, so of two deliveries racing on one event one wins each step
@@ -308,6 +312,7 @@ class _Run:
         is_the_due_check = self.delivery.check == entry.checks + 1
         if now < due and not (self.delivery.check_now or is_the_due_check):
             return self.awaiting((due - now).total_seconds())  # early (a duplicate, a retry): keep the schedule
+        moment = max(now, due) if is_the_due_check else now  # counted as run at its time: see below
         try:
             state = await self.flow.api.get_status(entry.attestation_id, correlation_id=self.correlation_id)
         except pc.PartnerCenterError as error:
@@ -343,7 +348,7 @@ class _Run:
             )
         checks = entry.checks + 1
         deadline = (_parse(entry.awaiting_since) or now) + timedelta(seconds=timing.deadline_seconds)
-        if now >= deadline:
+        if moment >= deadline:
             within = _duration(timing.deadline_seconds)
             description = (
                 f"the customer did not accept within {within} (attestation {entry.attestation_id}, "
@@ -352,16 +357,11 @@ class _Run:
             return await self.end(
                 FlowStep.TIMED_OUT, NotificationKind.TIMED_OUT, DeadLetterReason.ACCEPTANCE_TIMED_OUT, description
             )
-        wait = min(timing.interval(checks), (deadline - now).total_seconds())
+        next_check = moment + timedelta(seconds=min(timing.interval(checks), (deadline - moment).total_seconds()))
         await self.write(
-            replace(
-                entry,
-                state=LedgerState.AWAITING_ACCEPTANCE,
-                checks=checks,
-                next_check_at=_iso(now + timedelta(seconds=wait)),
-            )
+            replace(entry, state=LedgerState.AWAITING_ACCEPTANCE, checks=checks, next_check_at=_iso(next_check))
         )
-        return self.awaiting(wait)
+        return self.awaiting((next_check - now).total_seconds())
 
     async def create_agreement(self) -> Outcome:
         entry = self.entry

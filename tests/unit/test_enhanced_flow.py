@@ -87,13 +87,19 @@ class Setup:
         self.settler = RecordingSettler()
 
     async def deliver(
-        self, doc: dict[str, object] | None = None, *, replay_count: int = 0, attempt: int = 0, budget: int = 8
+        self,
+        doc: dict[str, object] | None = None,
+        *,
+        replay_count: int = 0,
+        attempt: int = 0,
+        budget: int = 8,
+        check: int = 0,
     ) -> Processed:
         self.settler = RecordingSettler()
         return await process_with(
             self.router,
             as_body(doc or acceptance_requested_doc()),
-            delivery=Delivery(attempt=attempt, message_id=f"m{attempt}", replay_count=replay_count),
+            delivery=Delivery(attempt=attempt, message_id=f"m{attempt}", replay_count=replay_count, check=check),
             settler=self.settler,
             policy=RedeliveryPolicy(budget=budget),
         )
@@ -189,6 +195,43 @@ async def test_an_early_delivery_keeps_the_schedule_and_asks_nothing() -> None:
     assert early.outcome.check_identity == first.outcome.check_identity  # the queue keeps one of the two
     assert early.outcome.check_in_seconds == 40
     assert "status" not in s.api.calls
+
+
+async def test_checks_that_arrive_early_count_as_run_at_their_time() -> None:
+    """Each scheduled check arrives 0.8 s before its time by this host's clock (the broker's is ahead): each runs,
+    the next is due an interval after the check's time (not after its early arrival), and the one due at the
+    deadline times out — as many checks as on time, no burst of checks scheduled 0.8 s ahead near the deadline."""
+    s = Setup()
+    started = s.clock.now
+    processed = await s.deliver()
+    identities = []
+    for _ in range(20):  # bounded: near the deadline, checks scheduled from the early arrival loop on
+        if not isinstance(processed.outcome, AwaitingAcceptance):
+            break
+        identities.append(processed.outcome.check_identity)
+        s.clock.advance(max(0.0, processed.outcome.check_in_seconds - 0.8))
+        processed = await s.deliver(check=processed.outcome.check)
+    assert len(set(identities)) == len(identities) == 9  # as many checks as on time: 60, 120, …, 600, 300 s
+    assert s.api.calls.count("status") == len(identities)
+    assert isinstance(processed.outcome, DeadLetter)
+    assert processed.outcome.reason is DeadLetterReason.ACCEPTANCE_TIMED_OUT
+    assert s.clock.now - started == timedelta(seconds=3600 - 0.8)
+
+
+async def test_an_early_copy_of_a_check_already_run_keeps_the_schedule() -> None:
+    """A check message that is not the one the entry waits for (a late duplicate of a check already run) arriving
+    before the next check's time asks nothing and keeps the schedule."""
+    s = Setup()
+    await s.deliver()
+    s.clock.advance(60)
+    second = await s.deliver(check=1)  # check 1 runs: pending, check 2 is due in 120 s
+    s.clock.advance(10)
+    duplicate = await s.deliver(check=1)
+    assert isinstance(second.outcome, AwaitingAcceptance)
+    assert isinstance(duplicate.outcome, AwaitingAcceptance)
+    assert duplicate.outcome.check_identity == second.outcome.check_identity
+    assert duplicate.outcome.check_in_seconds == 110
+    assert s.api.calls.count("status") == 1
 
 
 async def test_an_expired_link_ends_and_a_replay_issues_a_new_attestation() -> None:

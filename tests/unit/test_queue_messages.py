@@ -11,7 +11,9 @@ from azure.servicebus import ServiceBusReceivedMessage
 from azure.servicebus._pyamqp.message import Message, Properties
 
 from shared.attestation.contract import MAX_BODY_BYTES, InvalidEventError, parse_event
-from shared.servicebus.messages import body_bytes
+from shared.attestation.flow_state import Delivery
+from shared.servicebus.messages import body_bytes, delivery_of
+from tests.builders import received_message
 
 
 def message_with(**body: Any) -> ServiceBusReceivedMessage:
@@ -57,3 +59,18 @@ def test_data_sections_are_joined_and_an_oversized_body_stops_at_the_limit() -> 
     assert len(big) == MAX_BODY_BYTES + 1
     with pytest.raises(InvalidEventError, match="at most"):
         parse_event(big)
+
+
+def test_a_delivery_names_the_status_check_the_message_carries_out() -> None:
+    """``delivery_of`` reads ``mca-check`` (the scheduled status check) beside the attempt and the replays; a message
+    without it, or with an unreadable one, is no check."""
+    check = received_message(
+        {"eventId": "e"},
+        message_id="e/check3-0123",
+        application_properties={b"mca-check": 3, b"mca-attempt": b"2", b"mca-replay-count": b"1"},
+    )
+    unreadable = received_message({"eventId": "e"}, application_properties={b"mca-check": b"three"})
+
+    assert delivery_of(check) == Delivery(attempt=2, message_id="e/check3-0123", replay_count=1, check=3)
+    assert delivery_of(unreadable).check == 0
+    assert delivery_of(received_message({"eventId": "e"})).check == 0
