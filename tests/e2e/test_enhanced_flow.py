@@ -36,14 +36,14 @@ from emulators.partner_center.server import SimulatorServer
 from emulators.processes import simulator_app_settings
 from emulators.servicebus.config import QueueProperties
 from emulators.servicebus.server import ServiceBusEmulator
-from emulators.servicebus.testing import running_emulator
+from emulators.servicebus.testing import ShiftableClock, running_emulator
 from shared.attestation.contract import parse_event
 from shared.attestation.contract.v2 import EVENT_TYPE_V2
 from shared.attestation.ledger import LedgerEntry, LedgerState
 from shared.attestation.notifications import FlowNotification, NotificationKind, Notifier
 from shared.bootstrap import open_services
 from shared.ledger import SqliteLedger
-from shared.servicebus.messages import CONTENT_TYPE, event_message
+from shared.servicebus.messages import CONTENT_TYPE, event_message, published_message_id
 from shared.servicebus.notifications import ServiceBusNotifier
 from shared.servicebus.worker import Worker
 from shared.settings import Settings
@@ -239,9 +239,10 @@ def v2_event(**fields: Any) -> dict[str, Any]:
 
 def v2_message(doc: dict[str, Any]) -> ServiceBusMessage:
     """The message a CRM sends for a contract v2 event (the ``publish`` command sends contract v1 only)."""
+    body = json.dumps(doc).encode("utf-8")
     return ServiceBusMessage(
-        json.dumps(doc).encode("utf-8"),
-        message_id=f"{doc['eventId']}/requested",
+        body,
+        message_id=published_message_id(str(doc["eventId"]), body),
         content_type=CONTENT_TYPE,
         subject=EVENT_TYPE_V2,
     )
@@ -605,3 +606,46 @@ async def test_a_worker_stopped_after_sending_the_link_is_resumed_and_the_duplic
     assert partner_center.state.raw_record_count(v2["customerTenantId"]) == 1
     assert entry is not None
     assert (entry.state, entry.flow_step) == (LedgerState.ATTESTED, "agreement_created")
+
+
+# --- clocks that differ ---------------------------------------------------------------------------------------------
+
+
+def test_checks_that_the_broker_delivers_early_by_the_worker_clock_still_run(
+    partner_center: SimulatorServer, tmp_path: Path
+) -> None:
+    """The broker's clock runs 0.8 s ahead of the worker's, so every scheduled check arrives before its time by the
+    worker's clock: it runs all the same (rescheduling it would reuse its own message id, which duplicate detection
+    drops, and the wait would stall), and the flow goes on to the agreement."""
+    broker_clock = ShiftableClock()
+    broker_clock.advance(timedelta(seconds=0.8))
+    queue = QueueProperties(
+        requires_duplicate_detection=True, duplicate_detection_history_time_window=timedelta(days=1)
+    )
+    v2 = v2_event()
+    with running_emulator(queues=dict.fromkeys((EVENTS, NOTIFICATIONS), queue), clock=broker_clock) as skewed:
+        inbox = NotificationInbox(skewed.connection_string)
+        worker = _start_worker(_app_settings(skewed, partner_center, tmp_path), tmp_path / "worker.log")
+        try:
+            publish(skewed.connection_string, EVENTS, [v2_message(v2)])
+            link = inbox.wait_for(v2["eventId"], NotificationKind.LINK_ISSUED)
+            wait_until(  # a check found the link still pending: it ran although it came early
+                lambda: ledger_entry(worker.ledger, v2),
+                lambda e: e is not None and e.checks >= 1,
+                "a status check",
+                timeout=DEADLINE_SECONDS / 2,
+            )
+            customer_acts(partner_center, link.document["attestationId"], "accept")
+            inbox.wait_for(v2["eventId"], NotificationKind.AGREEMENT_CREATED, timeout=DEADLINE_SECONDS)
+            entry = wait_until(
+                lambda: ledger_entry(worker.ledger, v2),
+                lambda e: e is not None and e.state is LedgerState.ATTESTED,
+                "the ledger entry",
+            )
+        finally:
+            inbox.close()
+            assert worker.stop() == 0, worker.log_tail()
+
+    assert entry is not None
+    assert entry.flow_step == "agreement_created"
+    assert partner_center.state.raw_record_count(v2["customerTenantId"]) == 1
