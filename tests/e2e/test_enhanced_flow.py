@@ -6,7 +6,8 @@ alone — except where a test must stop it at one exact instant (after the link 
 ledger heard of it): there the standalone ``Worker`` runs in this process with a notifier that hangs at that instant.
 Status checks come 1 s after the link, then every 2 s; the customer has 6 s to accept. The simulator stands in for
 the customer through its control API (the tool never accepts); notifications are received with the SDK, as the CRM
-would; the ledger is read through ``shared.ledger``.
+would; the ledger is read through ``shared.ledger``. One test runs its own emulator whose clock is ahead of the
+worker's, so scheduled checks arrive early.
 """
 
 from __future__ import annotations
