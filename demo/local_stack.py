@@ -33,9 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from emulators.processes import LocalSimulator, servicebus_emulator_process, simulator_process
-from shared.attestation.contract.v2 import EVENT_TYPE_V2
 from shared.partner_center.probe_mask import mask_link
-from shared.servicebus.messages import CONTENT_TYPE, published_message_id
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -168,21 +166,6 @@ def print_tally(log: Path, simulator: LocalSimulator) -> None:
     print(f"  Partner Center now holds {simulator.stats()['attestations']} attestations")
 
 
-def request_acceptance(connection_string: str, event: Mapping[str, object]) -> None:
-    """Send a contract v2 event to the events queue as a CRM would (``mca-attest publish`` reads contract v1)."""
-    from azure.servicebus import ServiceBusClient, ServiceBusMessage
-
-    body = json.dumps(event).encode("utf-8")
-    message = ServiceBusMessage(
-        body,
-        message_id=published_message_id(str(event["eventId"]), body),
-        content_type=CONTENT_TYPE,
-        subject=EVENT_TYPE_V2,
-    )
-    with ServiceBusClient.from_connection_string(connection_string) as client, client.get_queue_sender(QUEUE) as s:
-        s.send_messages(message)
-
-
 def wait_for_notification(connection_string: str, event_id: str, kind: str, limit_seconds: float) -> dict[str, object]:
     """Read ``mca-notifications`` as the CRM would, until the ``kind`` notification of ``event_id`` arrives."""
     from azure.servicebus import ServiceBusClient
@@ -214,8 +197,10 @@ def print_notification(document: Mapping[str, object]) -> None:
 def enhanced_story(connection_string: str, simulator: LocalSimulator, env: Mapping[str, str]) -> None:
     """Contract v2: link → the customer accepts (the simulator plays the customer) → status check → agreement."""
     event_id, customer = str(ACCEPTANCE_REQUESTED["eventId"]), str(ACCEPTANCE_REQUESTED["customerTenantId"])
-    print(f"  The CRM sends 'MCA acceptance requested' {event_id} for customer {customer}")
-    request_acceptance(connection_string, ACCEPTANCE_REQUESTED)
+    print(f"  The CRM publishes 'MCA acceptance requested' {event_id} for customer {customer}")
+    requested = REPORTS / "acceptance-requested.jsonl"
+    requested.write_text(json.dumps(ACCEPTANCE_REQUESTED) + "\n", encoding="utf-8")
+    run_command(["publish", str(requested)], env)
 
     print("  The worker creates the enhanced attestation and tells the CRM the acceptance link:")
     link = wait_for_notification(connection_string, event_id, "acceptance_link_issued", limit_seconds=30)

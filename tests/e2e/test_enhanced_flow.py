@@ -39,12 +39,12 @@ from emulators.servicebus.config import QueueProperties
 from emulators.servicebus.server import ServiceBusEmulator
 from emulators.servicebus.testing import ShiftableClock, running_emulator
 from shared.attestation.contract import parse_event
-from shared.attestation.contract.v2 import EVENT_TYPE_V2
+from shared.attestation.contract.v2 import parse_acceptance_requested
 from shared.attestation.ledger import LedgerEntry, LedgerState
 from shared.attestation.notifications import FlowNotification, NotificationKind, Notifier
 from shared.bootstrap import open_services
 from shared.ledger import SqliteLedger
-from shared.servicebus.messages import CONTENT_TYPE, event_message, published_message_id
+from shared.servicebus.messages import event_message
 from shared.servicebus.notifications import ServiceBusNotifier
 from shared.servicebus.worker import Worker
 from shared.settings import Settings
@@ -239,14 +239,8 @@ def v2_event(**fields: Any) -> dict[str, Any]:
 
 
 def v2_message(doc: dict[str, Any]) -> ServiceBusMessage:
-    """The message a CRM sends for a contract v2 event (the ``publish`` command sends contract v1 only)."""
-    body = json.dumps(doc).encode("utf-8")
-    return ServiceBusMessage(
-        body,
-        message_id=published_message_id(str(doc["eventId"]), body),
-        content_type=CONTENT_TYPE,
-        subject=EVENT_TYPE_V2,
-    )
+    """The message the publisher (``mca-attest publish``) sends for a contract v2 event."""
+    return event_message(parse_acceptance_requested(doc))
 
 
 def publish(connection_string: str, queue: str, messages: list[ServiceBusMessage]) -> None:
