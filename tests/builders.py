@@ -196,6 +196,7 @@ class FakeEnhancedAttestation:
     def __init__(self, link: str = "https://accept.example/a?token=secret-token") -> None:
         self.link = link
         self.status = StatusKind.PENDING
+        self.accepted_at = ""  # what an accepted attestation's status answer says of when
         self.errors: dict[str, BaseException] = {}
         self.attestations: dict[str, str] = {}  # request id → attestation id
         self.agreements: list[tuple[str, str, str]] = []  # (customer, attestation id, template id)
@@ -222,12 +223,18 @@ class FakeEnhancedAttestation:
         request_id = self.attestation_request_id(event, attempt_round=attempt_round)
         attestation_id = self.attestations.setdefault(request_id, f"attestation-{len(self.attestations) + 1}")
         return AttestationState(
-            attestation_id, StatusKind.PENDING, "Pending", self.link, "2026-12-31T00:00:00Z", RequestIds(request_id)
+            attestation_id,
+            StatusKind.PENDING,
+            "Pending",
+            self.link,
+            "2026-12-31T00:00:00Z",
+            ids=RequestIds(request_id),
         )
 
     async def get_status(self, attestation_id: str, *, correlation_id: str) -> AttestationState:
         self._raise("status")
-        return AttestationState(attestation_id, self.status, self.status.value, self.link)
+        accepted_at = self.accepted_at if self.status is StatusKind.ACCEPTED else ""
+        return AttestationState(attestation_id, self.status, self.status.value, self.link, accepted_at=accepted_at)
 
     async def create_agreement(
         self,

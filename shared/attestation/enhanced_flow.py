@@ -318,8 +318,11 @@ class _Run:
         except pc.PartnerCenterError as error:
             return await self.failed(error)
         if state.status is StatusKind.ACCEPTED:
+            accepted = _parse(state.accepted_at)
+            if accepted is None or accepted > now:  # Partner Center's date, unless absent or ahead of ours
+                accepted = now
             await self.write(
-                replace(entry, flow_step=FlowStep.ACCEPTED, state=LedgerState.IN_PROGRESS, date_agreed=_iso(now))
+                replace(entry, flow_step=FlowStep.ACCEPTED, state=LedgerState.IN_PROGRESS, date_agreed=_iso(accepted))
             )
             return None
         if state.status is StatusKind.EXPIRED:

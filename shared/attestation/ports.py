@@ -137,6 +137,7 @@ class AttestationState:
     raw_status: str
     acceptance_link: str = field(default="", repr=False)
     link_expires_at: str = ""
+    accepted_at: str = ""  # when the customer accepted, as Partner Center said (status answers, once accepted)
     ids: RequestIds = field(default_factory=RequestIds)
 
 

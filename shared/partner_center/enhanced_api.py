@@ -49,6 +49,7 @@ class EnhancedApiSettings:
     response_id_field: str = "attestationId"
     response_link_field: str = "acceptanceLink"
     response_link_expiry_field: str = "linkExpiresAt"
+    response_accepted_at_field: str = "acceptedAt"
     status_path: str = "/{apiVersion}/attestations/enhanced/{attestationId}"
     status_field: str = "status"
     status_pending: tuple[str, ...] = ("Required", "Pending")
@@ -130,6 +131,11 @@ ITEMS: tuple[ConfigItem, ...] = (
     ),
     ConfigItem("responseLinkField", "assumed", f"{_LEARN} (embeddable component, parameterised link); name not shown"),
     ConfigItem("responseLinkExpiryField", "assumed", f"{_VENDORS}: links can expire; no field published"),
+    ConfigItem(
+        "responseAcceptedAtField",
+        "assumed",
+        "when the customer accepted (the agreement's dateAgreed); no status response published",
+    ),
     ConfigItem(
         "statusPath", "assumed", f"{_VENDORS} offer 'get status of an attestation'; no Microsoft route published"
     ),

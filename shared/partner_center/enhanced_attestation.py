@@ -190,6 +190,7 @@ class EnhancedAttestationApi:
             raw_status=raw_status,
             acceptance_link=_text(doc, settings.response_link_field),
             link_expires_at=_text(doc, settings.response_link_expiry_field),
+            accepted_at=_text(doc, settings.response_accepted_at_field),
             ids=ids,
         )
 

@@ -384,6 +384,7 @@ async def _status(
         return kind
     report.set(_STATUS_LISTS[kind], "found", f"status {state.raw_status!r} reads {kind.value}")
     _leave_other_status_lists(report)
+    _accepted_at_field(report, settings, kind, _last_json(recorder, mark))
     if finalize and kind is not StatusKind.ACCEPTED:
         report.failures.append(
             f"not finalized: the attestation reads {kind.value} ({state.raw_status!r}), not accepted; "
@@ -392,6 +393,19 @@ async def _status(
     elif created and kind is not StatusKind.PENDING:
         report.failures.append(f"a new attestation reads {kind.value} ({state.raw_status!r}), not pending")
     return kind
+
+
+def _accepted_at_field(
+    report: ProbeReport, settings: EnhancedApiSettings, kind: StatusKind, doc: dict[str, Any] | None
+) -> None:
+    """When the customer accepted is in an accepted attestation's status answer only."""
+    key, name = "responseAcceptedAtField", settings.response_accepted_at_field
+    if not name:
+        report.set(key, "not checked", "empty in the configuration: not read")
+    elif kind is StatusKind.ACCEPTED:
+        report.verdicts[key] = _text_field(key, name, doc, "the accepted attestation's status answer")
+    else:
+        report.leave(key, "needs a status read after the customer accepted (--finalize)")
 
 
 def _leave_other_status_lists(report: ProbeReport) -> None:

@@ -150,6 +150,7 @@ def test_strict_passes_each_kind_of_run_that_finds_every_key_it_reaches(probe: P
     assert [run.exit_code for run in runs] == [0, 0, 0], [run.output for run in runs]
     assert all("result: confirmed" in run.output for run in runs)
     assert left_for_other_runs(created.output) == {
+        "responseAcceptedAtField",
         "statusAccepted",
         "statusExpired",
         "statusRejected",
@@ -160,6 +161,7 @@ def test_strict_passes_each_kind_of_run_that_finds_every_key_it_reaches(probe: P
         "statusPath",
         "statusField",
         "statusAccepted",
+        "responseAcceptedAtField",
         "attestationIdLocation",
         "attestationIdName",
     }

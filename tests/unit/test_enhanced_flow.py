@@ -445,3 +445,17 @@ async def test_the_scheduled_check_runs_when_it_arrives_even_if_this_clock_says_
     kept = await process_with(early_duplicate.router, as_body(acceptance_requested_doc()), delivery=Delivery(check=0))
     assert isinstance(kept.outcome, AwaitingAcceptance)
     assert "status" not in early_duplicate.api.calls
+
+
+async def test_the_agreement_is_dated_when_partner_center_says_the_customer_accepted() -> None:
+    """dateAgreed: Partner Center's acceptance time when its answer has one (not the check that noticed it, up to
+    hours later); the check's own time when it has none, or one ahead of this host's clock."""
+    dates = []
+    for said in ("2026-12-02T09:00:30Z", "", "2026-12-03T00:00:00Z"):
+        s = Setup()
+        await s.deliver()
+        s.api.status, s.api.accepted_at = StatusKind.ACCEPTED, said
+        s.clock.advance(60)
+        assert isinstance((await s.deliver()).outcome, Attested)
+        dates.append(s.entry().date_agreed)
+    assert dates == ["2026-12-02T09:00:30.000Z", "2026-12-02T09:01:00.000Z", "2026-12-02T09:01:00.000Z"]
