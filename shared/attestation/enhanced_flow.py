@@ -72,6 +72,9 @@ from shared.attestation.redaction import redact_personal_data
 log = logging.getLogger(__name__)
 
 CONTRACT_V2 = "v2"
+# An acceptance recorded before this date does not spare a customer the enhanced attestation (partner vendors'
+# documentation of Microsoft's rule: customers who accepted before 2023-04-01 must accept again).
+MCA_ACCEPTANCE_STILL_VALID_SINCE = datetime(2023, 4, 1, tzinfo=UTC)
 _MAX_RACES = 5
 _MAX_REMEMBERED = 10_000
 
@@ -235,7 +238,8 @@ class _Run:
                 acceptance = await self.flow.precheck.acceptance(self.event.customer_tenant_id, MCA)
             except pc.PartnerCenterError as error:
                 return await self.failed(error)
-            via = acceptance.accepted_via(self.flow.precheck.fingerprint(_contact_of(self.event)))
+            fingerprint = self.flow.precheck.fingerprint(_contact_of(self.event))
+            via = acceptance.accepted_via(fingerprint, agreed_since=MCA_ACCEPTANCE_STILL_VALID_SINCE)
             if via:
                 await self.notify(NotificationKind.ALREADY_ACCEPTED, detail=f"accepted via {via}")
                 await self.write(

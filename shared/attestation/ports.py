@@ -93,12 +93,16 @@ class CustomerAcceptance:
     direct_signed: bool  # accepted by the customer in the Microsoft 365 admin center
     agreements: tuple[RecordedAgreement, ...]
 
-    def accepted_via(self, contact_fingerprint: str) -> str:
+    def accepted_via(self, contact_fingerprint: str, *, agreed_since: datetime | None = None) -> str:
         """How the customer has already accepted, for an event with this contact: ``direct_signed``,
-        ``existing_attestation`` (an agreement for the same contact), or "" (not accepted: attest)."""
+        ``existing_attestation`` (an agreement for the same contact, dated ``agreed_since`` or later when given),
+        or "" (not accepted: attest)."""
         if self.direct_signed:
             return "direct_signed"
-        if contact_fingerprint and any(a.contact_fingerprint == contact_fingerprint for a in self.agreements):
+        if contact_fingerprint and any(
+            a.contact_fingerprint == contact_fingerprint and (agreed_since is None or a.date_agreed >= agreed_since)
+            for a in self.agreements
+        ):
             return "existing_attestation"
         return ""
 

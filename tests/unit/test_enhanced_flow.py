@@ -15,6 +15,7 @@ from shared.attestation import errors as pc
 from shared.attestation.enhanced_flow import EnhancedFlow
 from shared.attestation.flow_state import Delivery, FlowStep, FlowTiming
 from shared.attestation.ledger import LedgerEntry, LedgerState
+from shared.attestation.metadata import MCA
 from shared.attestation.outcomes import (
     AlreadyAccepted,
     AlreadyAttested,
@@ -28,6 +29,7 @@ from shared.attestation.ports import StatusKind
 from shared.attestation.router import EventRouter
 from shared.attestation.use_case import Attestor
 from shared.partner_center.acceptance import PartnerCenterAcceptance
+from shared.partner_center.client import CustomerAgreement
 from shared.servicebus.processing import MessageNotSettled, Processed
 from shared.servicebus.settlement import DeadLetterMessage, RedeliveryPolicy, ScheduleCheck
 from tests.builders import (
@@ -459,3 +461,19 @@ async def test_the_agreement_is_dated_when_partner_center_says_the_customer_acce
         assert isinstance((await s.deliver()).outcome, Attested)
         dates.append(s.entry().date_agreed)
     assert dates == ["2026-12-02T09:00:30.000Z", "2026-12-02T09:01:00.000Z", "2026-12-02T09:01:00.000Z"]
+
+
+async def test_an_acceptance_before_april_2023_does_not_spare_the_enhanced_attestation() -> None:
+    """The same signatory's agreement from 2022 is no acceptance for the enhanced attestation; one from 2026 is."""
+    old, recent = FakeAcceptanceReads(), FakeAcceptanceReads()
+    old.agreements[TENANT] = [
+        CustomerAgreement(TEMPLATE, MCA, datetime(2022, 6, 1, tzinfo=UTC), (FIRST, LAST, EMAIL, PHONE))
+    ]
+    recent.attested()
+    needs_it, spared = Setup(precheck=old), Setup(precheck=recent)
+    assert isinstance((await needs_it.deliver()).outcome, AwaitingAcceptance)
+    assert needs_it.api.created == 1
+    outcome = (await spared.deliver()).outcome
+    assert isinstance(outcome, AlreadyAccepted)
+    assert outcome.via == "existing_attestation"
+    assert spared.api.created == 0
