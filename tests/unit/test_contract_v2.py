@@ -260,3 +260,28 @@ def test_v2_schema_states_required_fields_and_codes() -> None:
     assert schema["properties"]["contractVersion"]["const"] == 2
     assert schema["properties"]["country"]["enum"] == sorted(ISO_3166_1_ALPHA_2)
     assert json.loads(render_v2()) == schema
+
+
+V2_EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "acceptance-requests.jsonl"
+
+
+def test_example_acceptance_requests_parse_as_documented() -> None:
+    """Each line of examples/acceptance-requests.jsonl is valid, or fails on the field examples/README.md names."""
+    outcomes = {}
+    for line in V2_EXAMPLES.read_text(encoding="utf-8").splitlines():
+        doc = json.loads(line)
+        event_id = doc.get("eventId") or doc["id"]
+        try:
+            event = parse_any_event(line)
+        except InvalidEventError as exc:
+            outcomes[event_id] = ",".join(error.field for error in exc.errors)
+        else:
+            assert isinstance(event, AcceptanceRequestedEvent)
+            outcomes[event_id] = "valid"
+    assert outcomes == {
+        "crm-2026-0101": "valid",
+        "crm-2026-0102": "valid",
+        "crm-2026-0103": "valid",
+        "crm-2026-0104": "country",
+        "crm-2026-0105": "signatory.email",
+    }
