@@ -8,6 +8,10 @@
 3. the handler; then, for a "lost response", the connection is dropped after processing;
 4. on ``/v1``: ``MS-CV`` is set and ``MS-RequestId`` / ``MS-CorrelationId`` are echoed.
 
+Each call is counted by route and status: the status answered, ``dropped`` for a connection the simulator closed,
+``aborted`` for a client that closed its connection before sending the whole request (a process killed mid-call:
+nothing was processed; not an error of the simulator, so nothing is logged above DEBUG).
+
 Control routes (``/_simulator``) are never faulted, authenticated or counted.
 """
 
@@ -94,7 +98,11 @@ async def partner_center_edge(request: web.Request, handler: Handler) -> web.Str
     status: int | str = "error"
     state.request_started()
     try:
-        response = await _answer(request, handler, state, api)
+        try:
+            response = await _answer(request, handler, state, api)
+        except ConnectionResetError:  # the client went away before its request arrived whole: nobody to answer
+            status = "aborted"
+            return web.Response(status=500)  # never sent: the transport is closed
         if response is None:
             status = "dropped"
             return web.Response(status=500)  # never sent: the transport is closed

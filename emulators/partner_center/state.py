@@ -241,7 +241,8 @@ class SimulatorState:
     @property
     def requests(self) -> dict[str, dict[str, int]]:
         """Requests answered so far: ``{"POST /v1/customers/{customer_id}/agreements": {"201": 3}}``.
-        A status is a number as text, or ``"dropped"`` for a connection closed without an answer."""
+        A status is a number as text, ``"dropped"`` for a connection the simulator closed without an answer, or
+        ``"aborted"`` for a client that closed its connection before sending the whole request."""
         with self._lock:
             counts: dict[str, dict[str, int]] = {}
             for (route, status), count in sorted(self._requests.items()):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import socket
 import time
 
 import httpx
@@ -9,7 +11,7 @@ import pytest
 
 from emulators.partner_center import FaultConfig, ServerErrorShape, SimulatorServer
 
-from .helpers import CUSTOMERS_PATH, attestation, new_customer, refresh_grant
+from .helpers import CUSTOMERS_PATH, access_token, attestation, new_customer, refresh_grant
 
 pytestmark = pytest.mark.integration
 
@@ -91,6 +93,27 @@ def test_lost_response_creates_then_replay_answers(sim: SimulatorServer, api: ht
     assert retry.status_code == 201
     assert sim.state.replays == 1
     assert sim.state.attestation_count(customer) == 1
+
+
+def test_a_client_gone_before_its_body_arrived_is_counted_aborted_without_an_error(
+    sim: SimulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that closes the connection between the headers and the whole body (a process killed mid-request) is
+    counted ``aborted``, creates nothing, and leaves no error or traceback in the simulator's log."""
+    request = (
+        f"POST {CUSTOMERS_PATH.format(new_customer())} HTTP/1.1\r\nHost: {sim.address.host}\r\n"
+        f"Authorization: Bearer {access_token(sim)}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n"
+        '{"primaryContact": '
+    )
+    with socket.create_connection((sim.address.host, sim.address.port), timeout=10) as connection:
+        connection.sendall(request.encode())
+    route = "POST /v1/customers/{customer_id}/agreements"
+    deadline = time.monotonic() + 10
+    while sim.state.request_count(route) == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the server answers on its own thread
+    assert sim.state.requests[route] == {"aborted": 1}
+    assert sim.state.attestation_count() == 0
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def test_partner_rate_limit(sim: SimulatorServer, api: httpx.Client) -> None:
