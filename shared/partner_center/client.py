@@ -361,7 +361,8 @@ class PartnerCenterClient:
                 "event": "partner_center.response",
                 "status": status,
                 "pc_code": error.code if error else "",
-                "error_kind": type(error).__name__ if error else "",
+                # An expected code (e.g. 600009, "no agreements") is an answer, not an error of some kind.
+                "error_kind": type(error).__name__ if error and not expected else "",
                 "retryable": isinstance(error, TransientError),
                 "attempt": attempt,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1),

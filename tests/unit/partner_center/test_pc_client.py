@@ -648,4 +648,7 @@ async def test_no_agreements_is_an_empty_list_logged_quietly(caplog: pytest.LogC
         async with Harness(server) as h:
             agreements = await h.client.list_customer_agreements(TENANT)
     assert agreements == []
-    assert [r.levelno for r in caplog.records if getattr(r, "event", "") == "partner_center.response"] == [logging.INFO]
+    answers = [r for r in caplog.records if getattr(r, "event", "") == "partner_center.response"]
+    assert [r.levelno for r in answers] == [logging.INFO]
+    assert answers[0].__dict__["error_kind"] == ""  # an answer, not an UnknownCustomer
+    assert answers[0].__dict__["pc_code"] == "600009"
