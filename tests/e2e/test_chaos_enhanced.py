@@ -19,10 +19,7 @@ link and one agreement_created per request, nothing was dead-lettered, and fault
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -51,6 +48,7 @@ from tests.e2e.test_enhanced_flow import (
     WorkerProcess,
     publish,
     read_entry,
+    start_worker,
     v2_message,
 )
 
@@ -108,26 +106,8 @@ def faulty_partner_center() -> Iterator[SimulatorServer]:
 
 
 def _start_worker(settings: dict[str, str], log: Path) -> WorkerProcess:
-    """``mca-attest worker``, its console log in ``log`` and its INFO records as JSON lines next to it."""
-    with log.open("ab") as sink:
-        process = subprocess.Popen(  # noqa: S603 — our own command
-            [
-                sys.executable,
-                "-m",
-                "shared.cli.main",
-                "--log-file",
-                str(log.with_suffix(".jsonl")),
-                "worker",
-                "--concurrency",
-                "16",
-                "--grace-seconds",
-                "5",
-            ],
-            env={**os.environ, **settings},
-            stdout=sink,
-            stderr=sink,
-        )
-    return WorkerProcess(process, log, Path(settings["LEDGER_PATH"]))
+    """The worker at concurrency 16, its INFO records as JSON lines next to ``log`` (the test counts them)."""
+    return start_worker(settings, log, concurrency=16, logging_args=("--log-file", str(log.with_suffix(".jsonl"))))
 
 
 class Customers:

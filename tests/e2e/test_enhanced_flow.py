@@ -123,18 +123,24 @@ class WorkerProcess:
         self.process.wait(timeout=10)
 
 
-def _start_worker(settings: dict[str, str], log: Path) -> WorkerProcess:
+def start_worker(
+    settings: dict[str, str],
+    log: Path,
+    *,
+    concurrency: int = 8,
+    logging_args: tuple[str, ...] = ("--log-level", "INFO"),
+) -> WorkerProcess:
+    """``mca-attest worker`` as a child process with ``settings`` as its environment, its output in ``log``."""
     with log.open("ab") as sink:
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # noqa: S603 — our own command
             [
                 sys.executable,
                 "-m",
                 "shared.cli.main",
-                "--log-level",
-                "INFO",
+                *logging_args,
                 "worker",
                 "--concurrency",
-                "8",
+                str(concurrency),
                 "--grace-seconds",
                 "5",
             ],
@@ -151,7 +157,7 @@ def worker(
 ) -> Iterator[WorkerProcess]:
     """One worker for the module's events queue, both contracts enabled (the default ATTESTATION_FLOWS)."""
     home = tmp_path_factory.mktemp("worker")
-    running = _start_worker(_app_settings(emulator, partner_center, home), home / "worker.log")
+    running = start_worker(_app_settings(emulator, partner_center, home), home / "worker.log")
     try:
         yield running
     finally:
@@ -489,7 +495,7 @@ def test_a_worker_killed_after_the_attestation_was_recorded_is_resumed_by_the_ne
     creating another attestation, sends one link notification, and the flow ends with one agreement."""
     v2 = v2_event()
     settings = _app_settings(emulator, partner_center, tmp_path, SERVICEBUS_QUEUE_NAME=RESUME)
-    first = _start_worker({**settings, "NOTIFICATIONS_QUEUE_NAME": MISSING_QUEUE}, tmp_path / "worker-1.log")
+    first = start_worker({**settings, "NOTIFICATIONS_QUEUE_NAME": MISSING_QUEUE}, tmp_path / "worker-1.log")
     try:
         publish(emulator.connection_string, RESUME, [v2_message(v2)])
         wait_until(
@@ -501,7 +507,7 @@ def test_a_worker_killed_after_the_attestation_was_recorded_is_resumed_by_the_ne
         first.kill()
     assert inbox.of(v2["eventId"]) == []
 
-    second = _start_worker(settings, tmp_path / "worker-2.log")
+    second = start_worker(settings, tmp_path / "worker-2.log")
     try:
         link = inbox.wait_for(v2["eventId"], NotificationKind.LINK_ISSUED)
         customer_acts(partner_center, link.document["attestationId"], "accept")
@@ -620,7 +626,7 @@ def test_checks_that_the_broker_delivers_early_by_the_worker_clock_still_run(
     v2 = v2_event()
     with running_emulator(queues=dict.fromkeys((EVENTS, NOTIFICATIONS), queue), clock=broker_clock) as skewed:
         inbox = NotificationInbox(skewed.connection_string)
-        worker = _start_worker(_app_settings(skewed, partner_center, tmp_path), tmp_path / "worker.log")
+        worker = start_worker(_app_settings(skewed, partner_center, tmp_path), tmp_path / "worker.log")
         try:
             publish(skewed.connection_string, EVENTS, [v2_message(v2)])
             link = inbox.wait_for(v2["eventId"], NotificationKind.LINK_ISSUED)
