@@ -52,7 +52,7 @@ class EventRouter:
             return await self._enhanced(doc, delivery or Delivery())
         if self.legacy is None:
             return _not_enabled(readable_event_id(doc), "contract v1 (the legacy attestation)", LEGACY)
-        return await self.legacy.attest_body(body)
+        return await self.legacy.attest_body(doc)  # decoded once: the mapping is parsed as it is
 
     async def advance_enhanced(self, event: AcceptanceRequestedEvent, delivery: Delivery | None = None) -> Outcome:
         """The outcome for a contract v2 event parsed already (the bulk command validates its whole file first):

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import PurePath
+from typing import Any
 
 from shared.attestation import errors as pc
 from shared.attestation.contract import ALLOWED_CLOCK_SKEW, InvalidEventError, SignedAgreementEvent, parse_event
@@ -71,7 +72,7 @@ class Attestor:
         """The ledger this attestor reads and writes (None: no ledger, or a dry run); hosts settle into it."""
         return self._journal
 
-    async def attest_body(self, body: bytes | str) -> Outcome:
+    async def attest_body(self, body: bytes | str | Mapping[str, Any]) -> Outcome:
         """Parse a message body, then attest it. Bad input becomes an ``InvalidEvent`` dead letter; any
         input gets an outcome (see ``_answer``)."""
         return await self._answer(body)
@@ -80,7 +81,7 @@ class Attestor:
         """Attest a parsed event; always an outcome (see ``_answer``)."""
         return await self._answer(event)
 
-    async def _answer(self, subject: bytes | str | SignedAgreementEvent) -> Outcome:
+    async def _answer(self, subject: bytes | str | Mapping[str, Any] | SignedAgreementEvent) -> Outcome:
         """The outcome for a body or an event, whatever happens on the way (the host logs it, once).
 
         The final guard: an unexpected exception (a bug, or a library failing in a way nobody translated)
