@@ -40,7 +40,7 @@ from shared.attestation.outcomes import (
     outcome_for_error,
 )
 from shared.attestation.ports import StatusKind
-from shared.attestation.redaction import redact_personal_data
+from shared.attestation.redaction import personal_data_of, redact_personal_data
 
 if TYPE_CHECKING:
     from shared.attestation.enhanced_flow import EnhancedFlow
@@ -469,17 +469,7 @@ class FlowRun:
         )
 
     def redact(self, text: str) -> str:
-        signatory = self.event.signatory
-        return redact_personal_data(
-            text,
-            {
-                "firstName": signatory.first_name,
-                "lastName": signatory.last_name,
-                "email": str(signatory.email),
-                "phoneNumber": signatory.phone_number,
-                "companyName": self.event.company_name,
-            },
-        )
+        return redact_personal_data(text, personal_data_of(self.event))
 
 
 def notification_of(

@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 
 from shared.attestation.contract import SignedAgreementEvent
+from shared.attestation.contract.v2 import AcceptanceRequestedEvent
 
 
 def redact_personal_data(text: str, personal_data: Mapping[str, str | None]) -> str:
@@ -34,7 +35,18 @@ def redact_personal_data(text: str, personal_data: Mapping[str, str | None]) -> 
     return pattern.sub(lambda match: placeholders[str(match.lastgroup)], text)
 
 
-def personal_data_of(event: SignedAgreementEvent) -> dict[str, str | None]:
+def personal_data_of(event: SignedAgreementEvent | AcceptanceRequestedEvent) -> dict[str, str | None]:
+    """The values of ``event`` that name a person, by placeholder: the contact (v1), or the signatory and the
+    company name (v2: a sole trader's company is a person's name)."""
+    if isinstance(event, AcceptanceRequestedEvent):
+        signatory = event.signatory
+        return {
+            "firstName": signatory.first_name,
+            "lastName": signatory.last_name,
+            "email": str(signatory.email),
+            "phoneNumber": signatory.phone_number,
+            "companyName": event.company_name,
+        }
     contact = event.primary_contact
     return {
         "firstName": contact.first_name,
