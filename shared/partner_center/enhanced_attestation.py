@@ -111,6 +111,22 @@ def enhanced_request_for(event: AcceptanceRequestedEvent) -> EnhancedAttestation
     )
 
 
+def signatory_agreement_request(
+    request: EnhancedAttestationRequest, *, template_id: str, date_agreed: datetime
+) -> AgreementRequest:
+    """The create-agreement request that finalizes an enhanced attestation: the signatory as the primary contact."""
+    return AgreementRequest(
+        customer_tenant_id=request.customer_tenant_id,
+        first_name=request.first_name,
+        last_name=request.last_name,
+        email=request.email,
+        phone_number=request.phone_number,
+        template_id=template_id,
+        date_agreed=date_agreed,
+        agreement_type=MCA,
+    )
+
+
 def canonical_bytes(body: Mapping[str, Any]) -> bytes:
     """Sorted keys, no spaces: equal requests give equal bytes."""
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
@@ -245,16 +261,8 @@ class EnhancedPartnerCenterAttestation:
         attempt_round: int,
         correlation_id: str,
     ) -> AttestationReceipt:
-        signatory = event.signatory
-        agreement = AgreementRequest(
-            customer_tenant_id=event.customer_tenant_id,
-            first_name=signatory.first_name,
-            last_name=signatory.last_name,
-            email=str(signatory.email),
-            phone_number=signatory.phone_number,
-            template_id=template_id,
-            date_agreed=date_agreed,
-            agreement_type=MCA,
+        agreement = signatory_agreement_request(
+            enhanced_request_for(event), template_id=template_id, date_agreed=date_agreed
         )
         request_id = derive_enhanced_request_id(
             event.event_id, f"agreement-{attempt_round}", {**agreement.body(), "attestationId": attestation_id}

@@ -45,7 +45,6 @@ import httpx
 from shared.attestation.errors import AlreadyAttested, PartnerCenterError
 from shared.attestation.metadata import MCA
 from shared.attestation.ports import StatusKind
-from shared.partner_center.agreement_request import AgreementRequest
 from shared.partner_center.client import DEFAULT_TIMEOUT, PartnerCenterClient
 from shared.partner_center.enhanced_api import ITEMS, EnhancedApiSettings
 from shared.partner_center.enhanced_attestation import (
@@ -53,6 +52,7 @@ from shared.partner_center.enhanced_attestation import (
     EnhancedAttestationRequest,
     EnhancedResponseMismatch,
     derive_enhanced_request_id,
+    signatory_agreement_request,
 )
 from shared.partner_center.probe_mask import Masker
 from shared.partner_center.retry import RetryPolicy
@@ -429,16 +429,7 @@ async def _finalize(
     except PartnerCenterError as exc:
         report.failures.append(f"read the MCA template: {exc.summary()}")
         return
-    agreement = AgreementRequest(
-        customer_tenant_id=request.customer_tenant_id,
-        first_name=request.first_name,
-        last_name=request.last_name,
-        email=request.email,
-        phone_number=request.phone_number,
-        template_id=template_id,
-        date_agreed=datetime.now(UTC),
-        agreement_type=MCA,
-    )
+    agreement = signatory_agreement_request(request, template_id=template_id, date_agreed=datetime.now(UTC))
     where = api.settings.attestation_id_location
     name = api.settings.attestation_id_name
     try:
